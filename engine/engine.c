@@ -1,2 +1,324 @@
-/* engine/engine.c — placeholder until its owner writes it. */
-typedef int cv_placeholder_t;
+/* engine.c — admission control, the per-device worker loop with its dynamic
+ * batcher, and running a batch on a backend. Locks: e->mu, then a job's mu
+ * (never the other way); no lock is held across a backend call or a done
+ * callback. */
+#include "engine.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define CV_ENGINE_DEFAULT_QUEUE 1024
+#define CV_ENGINE_DEFAULT_BATCH 64
+#define CV_ENGINE_DEFAULT_DELAY_US 500
+
+void cv_engine_config_default(cv_engine_config_t *cfg) {
+  memset(cfg, 0, sizeof *cfg);
+  cfg->want_cpu = cfg->want_cuda = true;
+  cfg->max_queue_jobs = CV_ENGINE_DEFAULT_QUEUE;
+  cfg->max_batch = CV_ENGINE_DEFAULT_BATCH;
+  cfg->max_batch_delay_us = CV_ENGINE_DEFAULT_DELAY_US;
+}
+
+static bool is_final(int s) { return s == CV_JOB_SUCCEEDED || s == CV_JOB_FAILED || s == CV_JOB_CANCELLED; }
+
+/* Returns a job's accounting to the engine once it has ended. */
+static void release_slot(cv_engine_t *e, cv_job_t *j, bool was_running) {
+  pthread_mutex_lock(&e->mu);
+  e->unfinished--;
+  if (was_running) e->running--;
+  e->inflight_bytes -= j->in_bytes + j->out_bytes;
+  pthread_mutex_unlock(&e->mu);
+}
+
+static void end_job(cv_engine_t *e, cv_job_t *j, cv_job_state_t st, const cv_error_t *err,
+                    bool was_running) {
+  release_slot(e, j, was_running);
+  if (cv_job_finish(j, st, err)) atomic_fetch_add(&e->stats.jobs_by_state[st], 1);
+  cv_job_unref(j); /* the engine's reference */
+}
+
+/* ---- running a batch ---- */
+
+static void fail_item(cv_work_t *w, int rc, const char *msg) {
+  w->rc = rc;
+  cv_error_set(&w->err, (cv_err_t)-rc, NULL, "%s", msg);
+}
+
+static void run_batch(cv_engine_t *e, cv_device_t *dev, cv_job_t **jobs, int n) {
+  cv_work_t *items = calloc((size_t)n, sizeof *items);
+  cv_job_t **live = calloc((size_t)n, sizeof *live);
+  int m = 0;
+  int64_t now = cv_now_ns();
+  for (int i = 0; i < n; i++) {
+    cv_job_t *j = jobs[i];
+    cv_error_t err;
+    if (atomic_load(&j->cancel_requested)) {
+      cv_error_set(&err, CV_ECANCELLED, NULL, "job cancelled before it ran");
+      end_job(e, j, CV_JOB_CANCELLED, &err, true);
+      continue;
+    }
+    if (j->deadline_ns && now > j->deadline_ns) {
+      cv_error_set(&err, CV_EDEADLINE_EXCEEDED, "timeout_ms", "deadline passed before the job ran");
+      end_job(e, j, CV_JOB_FAILED, &err, true);
+      continue;
+    }
+    if (!items || !live) {
+      cv_error_set(&err, CV_EOUT_OF_MEMORY, NULL, "no memory to form a batch");
+      end_job(e, j, CV_JOB_FAILED, &err, true);
+      continue;
+    }
+    live[m++] = j;
+  }
+  int64_t t0 = cv_now_ns(), t0_rt = cv_now_rt_ns();
+  for (int i = 0; i < m; i++) {
+    cv_job_t *j = live[i];
+    pthread_mutex_lock(&j->mu);
+    j->started_ns = t0;
+    j->started_rt_ns = t0_rt;
+    j->batch_size = m;
+    snprintf(j->device, sizeof j->device, "%s", dev->id);
+    atomic_store(&j->state, CV_JOB_RUNNING);
+    pthread_mutex_unlock(&j->mu);
+    cv_work_t *w = &items[i];
+    w->params = &j->params;
+    w->in = j->in;
+    w->n_in = j->n_in;
+    w->n_out = j->outs.n_out;
+    w->out = j->outs.out;
+    j->out_t = calloc((size_t)w->n_out > 0 ? (size_t)w->n_out : 1, sizeof *j->out_t);
+    if (!j->out_t) {
+      fail_item(w, -CV_EOUT_OF_MEMORY, "no memory for outputs");
+      continue;
+    }
+    for (int k = 0; k < w->n_out; k++) {
+      cv_array_t *a = &w->out[k].a;
+      int rc = cv_tensor_new(&j->out_t[k], a->dtype, a->ndim, a->shape, 0, false, &w->err);
+      if (rc) {
+        w->rc = rc;
+        break;
+      }
+      a->data = j->out_t[k]->a.data;
+    }
+  }
+  if (m > 0) {
+    /* Items that failed allocation carry rc != 0: run only the rest. */
+    cv_work_t *ok = calloc((size_t)m, sizeof *ok);
+    int k = 0;
+    for (int i = 0; ok && i < m; i++)
+      if (items[i].rc == 0) ok[k++] = items[i];
+    if (!ok) {
+      for (int i = 0; i < m; i++) fail_item(&items[i], -CV_EOUT_OF_MEMORY, "no memory to run a batch");
+    } else if (k > 0) {
+      cv_batch_t b = {.n = k, .items = ok};
+      int rc = dev->backend->run(dev, &b);
+      for (int i = 0, r = 0; i < m; i++) {
+        if (items[i].rc) continue;
+        items[i] = ok[r++];
+        if (rc && items[i].rc == 0) fail_item(&items[i], rc, "the backend failed the batch");
+      }
+      atomic_fetch_add(&e->stats.batches, 1);
+      atomic_fetch_add(&e->stats.batched_jobs, (uint_fast64_t)k);
+    }
+    free(ok);
+  }
+  for (int i = 0; i < m; i++) {
+    cv_job_t *j = live[i];
+    if (items[i].rc) {
+      if (items[i].err.code == CV_OK) cv_error_set(&items[i].err, (cv_err_t)-items[i].rc, NULL, NULL);
+      end_job(e, j, CV_JOB_FAILED, &items[i].err, true);
+    } else if (atomic_load(&j->cancel_requested)) {
+      cv_error_t err;
+      cv_error_set(&err, CV_ECANCELLED, NULL, "job cancelled while it ran");
+      end_job(e, j, CV_JOB_CANCELLED, &err, true);
+    } else {
+      end_job(e, j, CV_JOB_SUCCEEDED, NULL, true);
+    }
+  }
+  free(items);
+  free(live);
+}
+
+/* ---- the worker: take a job, gather same-key jobs, run ---- */
+
+static void abs_time_after_us(struct timespec *ts, int64_t us) {
+  clock_gettime(CLOCK_MONOTONIC, ts);
+  ts->tv_sec += us / 1000000;
+  ts->tv_nsec += (us % 1000000) * 1000;
+  if (ts->tv_nsec >= 1000000000) {
+    ts->tv_sec++;
+    ts->tv_nsec -= 1000000000;
+  }
+}
+
+static void *worker_main(void *arg) {
+  cv_engine_worker_t *w = arg;
+  cv_engine_t *e = w->engine;
+  cv_job_t **batch = NULL;
+  int cap = 0;
+  pthread_mutex_lock(&e->mu);
+  for (;;) {
+    while (!e->stopping && e->q.n == 0) pthread_cond_wait(&e->cond, &e->mu);
+    if (e->stopping && e->q.n == 0) break;
+    int max_batch = e->cfg.max_batch > 0 ? e->cfg.max_batch : 1;
+    if (cap < max_batch) {
+      cv_job_t **nb = realloc(batch, (size_t)max_batch * sizeof *nb);
+      if (!nb) max_batch = cap > 0 ? cap : 1;
+      else {
+        batch = nb;
+        cap = max_batch;
+      }
+      if (!batch) { /* cannot even hold one job: fail it rather than spin */
+        cv_job_t *j = cv_queue_pop(&e->q);
+        e->running++;
+        pthread_mutex_unlock(&e->mu);
+        cv_error_t err;
+        cv_error_set(&err, CV_EOUT_OF_MEMORY, NULL, "no memory to schedule the job");
+        end_job(e, j, CV_JOB_FAILED, &err, true);
+        pthread_mutex_lock(&e->mu);
+        continue;
+      }
+    }
+    int n = 0;
+    batch[n++] = cv_queue_pop(&e->q);
+    struct timespec until;
+    abs_time_after_us(&until, e->cfg.max_batch_delay_us);
+    while (n < max_batch) {
+      cv_job_t *j = cv_queue_take_like(&e->q, batch[0]);
+      if (j) {
+        batch[n++] = j;
+        continue;
+      }
+      if (e->stopping || e->cfg.max_batch_delay_us <= 0 || max_batch == 1) break;
+      if (pthread_cond_timedwait(&e->cond, &e->mu, &until) == ETIMEDOUT) {
+        j = cv_queue_take_like(&e->q, batch[0]);
+        if (j) batch[n++] = j;
+        if (!j) break;
+      }
+    }
+    e->running += n;
+    pthread_mutex_unlock(&e->mu);
+    run_batch(e, w->dev, batch, n);
+    pthread_mutex_lock(&e->mu);
+  }
+  pthread_mutex_unlock(&e->mu);
+  free(batch);
+  return NULL;
+}
+
+/* ---- lifecycle ---- */
+
+int cv_engine_init(cv_engine_t *e, const cv_engine_config_t *cfg, cv_error_t *err) {
+  memset(e, 0, sizeof *e);
+  e->cfg = *cfg;
+  if (e->cfg.max_batch < 1) e->cfg.max_batch = 1;
+  pthread_mutex_init(&e->mu, NULL);
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&e->cond, &ca);
+  pthread_condattr_destroy(&ca);
+  cv_queue_init(&e->q);
+  e->inited = true;
+  cv_backend_config_t bc = {.threads = cfg->threads, .want_cpu = cfg->want_cpu, .want_cuda = cfg->want_cuda};
+  int n = cv_devices_open(e->devs, CV_MAX_DEVICES, &bc, err);
+  if (n < 0) return n;
+  e->n_devs = n;
+  for (int i = 0; i < n; i++) {
+    e->workers[i].engine = e;
+    e->workers[i].dev = &e->devs[i];
+    if (pthread_create(&e->workers[i].thread, NULL, worker_main, &e->workers[i]) != 0) {
+      cv_engine_close(e);
+      return cv_error_set(err, CV_EINTERNAL, NULL, "cannot start a device worker thread");
+    }
+    e->workers[i].started = true;
+  }
+  return 0;
+}
+
+void cv_engine_close(cv_engine_t *e) {
+  if (!e->inited) return;
+  pthread_mutex_lock(&e->mu);
+  e->stopping = true;
+  /* queued jobs end cancelled */
+  cv_job_t *list = NULL;
+  for (cv_job_t *j; (j = cv_queue_pop(&e->q));) {
+    j->next = list;
+    list = j;
+  }
+  pthread_cond_broadcast(&e->cond);
+  pthread_mutex_unlock(&e->mu);
+  while (list) {
+    cv_job_t *j = list;
+    list = j->next;
+    cv_error_t err;
+    cv_error_set(&err, CV_ECANCELLED, NULL, "the engine shut down before the job ran");
+    end_job(e, j, CV_JOB_CANCELLED, &err, false);
+  }
+  for (int i = 0; i < e->n_devs; i++)
+    if (e->workers[i].started) {
+      pthread_join(e->workers[i].thread, NULL);
+      e->workers[i].started = false;
+    }
+  cv_devices_close(e->devs, e->n_devs);
+  e->n_devs = 0;
+  pthread_cond_destroy(&e->cond);
+  pthread_mutex_destroy(&e->mu);
+  e->inited = false;
+}
+
+int cv_engine_submit(cv_engine_t *e, cv_job_t *j, cv_error_t *err) {
+  size_t bytes = j->in_bytes + j->out_bytes;
+  if (e->cfg.max_inflight_bytes && bytes > e->cfg.max_inflight_bytes)
+    return cv_error_set(err, CV_EPAYLOAD_TOO_LARGE, NULL,
+                        "the job needs %zu bytes of inputs and outputs, over max_inflight_bytes (%zu)",
+                        bytes, e->cfg.max_inflight_bytes);
+  pthread_mutex_lock(&e->mu);
+  int rc = 0;
+  if (e->stopping) {
+    rc = cv_error_set(err, CV_ESHUTTING_DOWN, NULL, "the engine is shutting down");
+  } else if (e->unfinished >= e->cfg.max_queue_jobs) {
+    rc = cv_error_set(err, CV_EQUEUE_FULL, NULL, "%d jobs are unfinished (max_queue_jobs)", e->unfinished);
+  } else if (e->cfg.max_inflight_bytes && e->inflight_bytes + bytes > e->cfg.max_inflight_bytes) {
+    rc = cv_error_set(err, CV_EQUEUE_FULL, NULL, "in-flight bytes would exceed max_inflight_bytes");
+  } else {
+    e->unfinished++;
+    e->inflight_bytes += bytes;
+    cv_queue_push(&e->q, cv_job_ref(j));
+    pthread_cond_broadcast(&e->cond);
+  }
+  pthread_mutex_unlock(&e->mu);
+  return rc;
+}
+
+int cv_engine_cancel(cv_engine_t *e, cv_job_t *j) {
+  if (is_final(atomic_load(&j->state))) return -CV_ECONFLICT;
+  atomic_store(&j->cancel_requested, true);
+  pthread_mutex_lock(&e->mu);
+  bool was_queued = cv_queue_remove(&e->q, j);
+  pthread_mutex_unlock(&e->mu);
+  if (was_queued) {
+    cv_error_t err;
+    cv_error_set(&err, CV_ECANCELLED, NULL, "job cancelled");
+    end_job(e, j, CV_JOB_CANCELLED, &err, false);
+  }
+  return 0;
+}
+
+void cv_engine_set_batching(cv_engine_t *e, int max_batch, int64_t max_batch_delay_us) {
+  pthread_mutex_lock(&e->mu);
+  e->cfg.max_batch = max_batch < 1 ? 1 : max_batch;
+  e->cfg.max_batch_delay_us = max_batch_delay_us < 0 ? 0 : max_batch_delay_us;
+  pthread_mutex_unlock(&e->mu);
+}
+
+void cv_engine_gauges(cv_engine_t *e, int *queued, int *running, size_t *inflight_bytes) {
+  pthread_mutex_lock(&e->mu);
+  if (queued) *queued = e->q.n;
+  if (running) *running = e->running;
+  if (inflight_bytes) *inflight_bytes = e->inflight_bytes;
+  pthread_mutex_unlock(&e->mu);
+}

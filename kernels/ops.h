@@ -173,6 +173,15 @@ typedef struct cv_infer_s {
 int cv_op_infer(cv_op_params_t *p, const cv_io_t *in, int n_in, cv_infer_t *res, cv_error_t *err);
 void cv_infer_free(cv_infer_t *res);
 
+/* One documented parameter of an op, for GET /v1/ops and `convoy ops`.
+ * default_json is the default as a JSON literal ("null", "5", "\"symmetric\""). */
+typedef struct cv_param_doc_s {
+  const char *name, *type, *default_json, *help;
+} cv_param_doc_t;
+const cv_param_doc_t *cv_op_params_doc(cv_op_t op, int *n);
+/* Input dtypes the op accepts (promoted ones too), as wire names. */
+const char *const *cv_op_dtypes_doc(cv_op_t op, int *n);
+
 /* Names of an op's inputs and outputs, for GET /v1/ops and `convoy ops`. */
 const char *cv_op_inputs_doc(cv_op_t op);    /* "x" | "a,d{j}_{key}" | "x,w,b" */
 const char *cv_op_outputs_doc(cv_op_t op);   /* "a,d{j}_{key}" | "x" | "y" */

@@ -84,7 +84,7 @@ static uint16_t f32_to_f16(float f) {
   if (absx < 0x38800000u) { /* subnormal or zero in half */
     if (absx < 0x33000000u) return (uint16_t)sign;
     uint32_t man = (absx & 0x7fffff) | 0x800000;
-    int shift = 126 - (int)(absx >> 23) + 1 + 13 - 1; /* into 10-bit mantissa */
+    int shift = 126 - (int)(absx >> 23); /* value / 2^-24, the half subnormal unit */
     uint32_t r = man >> shift, rem = man & ((1u << shift) - 1), half = 1u << (shift - 1);
     if (rem > half || (rem == half && (r & 1))) r++;
     return (uint16_t)(sign | r);

@@ -1,0 +1,77 @@
+/* engine.h — the engine: devices, a bounded priority queue, a dynamic
+ * batcher and one worker thread per device. Both the CLI and convoyd drive
+ * it. Submit from any thread; completion calls each job's done callback on
+ * the worker thread. Limits: max_queue_jobs and max_inflight_bytes → 429
+ * (queue_full); a job larger than max_inflight_bytes alone → 413. */
+#ifndef CV_ENGINE_H
+#define CV_ENGINE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "../kernels/backend.h"
+#include "job.h"
+#include "queue.h"
+
+typedef struct cv_engine_config_s {
+  int threads;                   /* CPU worker threads; 0 = cores */
+  bool want_cpu, want_cuda;      /* "backend": auto = both */
+  int max_queue_jobs;            /* accepted, unfinished jobs */
+  size_t max_inflight_bytes;     /* inputs + outputs of unfinished jobs; 0 = no cap */
+  int max_batch;                 /* jobs per backend call (>= 1) */
+  int64_t max_batch_delay_us;    /* how long a partial batch waits for more */
+} cv_engine_config_t;
+
+void cv_engine_config_default(cv_engine_config_t *cfg);
+
+typedef struct cv_engine_stats_s {
+  atomic_uint_fast64_t batches;          /* backend calls */
+  atomic_uint_fast64_t batched_jobs;     /* jobs run in them */
+  atomic_uint_fast64_t jobs_by_state[CV_JOB_STATE_COUNT];   /* ended jobs (final states) */
+} cv_engine_stats_t;
+
+typedef struct cv_engine_worker_s {
+  struct cv_engine_s *engine;
+  cv_device_t *dev;
+  pthread_t thread;
+  bool started;
+} cv_engine_worker_t;
+
+typedef struct cv_engine_s {
+  cv_engine_config_t cfg;
+  cv_device_t devs[CV_MAX_DEVICES];
+  int n_devs;
+  cv_engine_worker_t workers[CV_MAX_DEVICES];
+  bool inited;                   /* mutex and cond exist; close is a no-op when false */
+
+  pthread_mutex_t mu;            /* guards everything below */
+  pthread_cond_t cond;           /* work arrived, or stopping */
+  cv_queue_t q;
+  int unfinished;                /* queued + running */
+  int running;
+  size_t inflight_bytes;
+  bool stopping;
+
+  cv_engine_stats_t stats;
+} cv_engine_t;
+
+int cv_engine_init(cv_engine_t *e, const cv_engine_config_t *cfg, cv_error_t *err);
+/* Cancels queued jobs, waits for running batches, joins workers, closes
+ * devices. Safe twice and after a failed init. */
+void cv_engine_close(cv_engine_t *e);
+
+/* Accepts j (the engine takes its own reference) or fails with queue_full,
+ * payload_too_large or shutting_down. j->priority / deadline_ns / done are set
+ * by the caller beforehand. */
+int cv_engine_submit(cv_engine_t *e, cv_job_t *j, cv_error_t *err);
+/* A queued job ends cancelled at once; a running one is flagged and ends
+ * cancelled when its batch returns. Returns 0, or -CV_ECONFLICT when it had
+ * already ended. */
+int cv_engine_cancel(cv_engine_t *e, cv_job_t *j);
+/* Reloadable batching knobs (SIGHUP). */
+void cv_engine_set_batching(cv_engine_t *e, int max_batch, int64_t max_batch_delay_us);
+
+/* Snapshot of the gauges. */
+void cv_engine_gauges(cv_engine_t *e, int *queued, int *running, size_t *inflight_bytes);
+
+#endif
