@@ -18,4 +18,10 @@ int cv__infer_alloc(cv_infer_t *res, int n, cv_error_t *err);
 /* Adds a warning line to res (dropped past CV_WARN_MAX). */
 void cv__infer_warn(cv_infer_t *res, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* The generated wavelet table (wavelets_table.c, tools/gen_wavelets.py): rows in
+ * pywt's order, and their indices sorted by name for binary search. */
+extern const cv_wavelet_info_t cv__wavelet_table[];
+extern const int cv__wavelet_table_len;
+extern const unsigned char cv__wavelet_by_name[];
+
 #endif

@@ -6,7 +6,7 @@
 
 #include <stdbool.h>
 
-#define CV_WAVELET_MAX_LEN 128   /* longest filter accepted (db38 has 76 taps) */
+#define CV_WAVELET_MAX_LEN 128   /* longest filter accepted (coif17, the longest in pywt, has 102) */
 
 /* A filter bank as a job carries it: a table wavelet copied in, or custom. */
 typedef struct cv_wavelet_s {
