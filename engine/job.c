@@ -82,7 +82,7 @@ bool cv_job_same_key(const cv_job_t *a, const cv_job_t *b) {
 
 static void job_free(cv_job_t *j) {
   if (j->user_free) j->user_free(j->user);
-  for (int i = 0; i < j->n_in; i++) cv_tensor_unref(j->in_t ? j->in_t[i] : NULL);
+  for (int i = 0; j->in_t && i < j->n_in; i++) cv_tensor_unref(j->in_t[i]);
   if (j->out_t)
     for (int i = 0; i < j->outs.n_out; i++) cv_tensor_unref(j->out_t[i]);
   free(j->out_t);
@@ -165,6 +165,18 @@ bool cv_job_finish(cv_job_t *j, cv_job_state_t st, const cv_error_t *err) {
     return false;
   }
   if (err) j->error = *err;
+  /* Inputs are no longer needed, nor outputs of a job that did not succeed:
+   * give their memory back now rather than when the last reference goes. */
+  for (int i = 0; i < j->n_in; i++) {
+    cv_tensor_unref(j->in_t[i]);
+    j->in_t[i] = NULL;
+    j->in[i].a.data = NULL;
+  }
+  if (st != CV_JOB_SUCCEEDED && j->out_t) {
+    for (int i = 0; i < j->outs.n_out; i++) cv_tensor_unref(j->out_t[i]);
+    free(j->out_t);
+    j->out_t = NULL;
+  }
   j->finished_ns = cv_now_ns();
   j->finished_rt_ns = cv_now_rt_ns();
   atomic_store(&j->state, st);

@@ -76,8 +76,9 @@ void cv_job_unref(cv_job_t *j);
 /* True when a and b may run in one backend call. */
 bool cv_job_same_key(const cv_job_t *a, const cv_job_t *b);
 
-/* Ends the job (state must be final) and calls done. Returns false when the
- * job had already ended (the caller's transition lost). */
+/* Ends the job (state must be final), releases its inputs (and its outputs
+ * unless it succeeded), and calls done. Returns false when the job had
+ * already ended (the caller's transition lost). */
 bool cv_job_finish(cv_job_t *j, cv_job_state_t st, const cv_error_t *err);
 /* Blocks until the job ends or timeout_ms passes (< 0 = forever).
  * Returns true when it ended. */

@@ -86,6 +86,7 @@ static void test_run_one(void) {
   CV_ASSERT_EQ(j->batch_size, 1);
   CV_ASSERT_STREQ(j->device, "cpu");
   CV_ASSERT(j->finished_ns >= j->started_ns && j->started_ns >= j->created_ns);
+  CV_ASSERT(j->in_t[0] == NULL); /* inputs released when the job ended */
   cv_job_unref(j);
   cv_engine_close(e);
   cv_engine_close(e); /* safe twice */
@@ -126,6 +127,7 @@ static void test_deadline_and_cancel(void) {
   CV_ASSERT_EQ(cv_engine_cancel(e, cancel), -CV_ECONFLICT);
   CV_ASSERT(cv_job_wait(late, 10000));
   CV_ASSERT_EQ(atomic_load(&late->state), CV_JOB_FAILED);
+  CV_ASSERT(late->out_t == NULL && late->in_t[0] == NULL);
   CV_ASSERT_STREQ(cv_err_name(late->error.code), "deadline_exceeded");
   CV_ASSERT(cv_job_wait(done, 10000));
   CV_ASSERT_EQ(atomic_load(&done->state), CV_JOB_SUCCEEDED);
