@@ -26,13 +26,14 @@ static const char usage[] =
     "usage:\n"
     "  convoy run SPEC.json [-i NAME=FILE.npy ...] [-o OUT.npz] [--threads N] [--data-dir DIR]\n"
     "  convoy bench SPEC.json [-i NAME=FILE.npy ...] [--repeat N] [--warmup N] [--threads N]\n"
+    "               [--jobs N [--max-batch B] [--batch-delay-us D]]\n"
     "  convoy wavelets [NAME]\n"
     "  convoy ops\n"
     "SPEC is the JSON job spec of POST /v1/jobs ('-' reads stdin). -i adds or replaces\n"
     "an input; -o writes every output (or the spec's \"select\") to one .npz.\n"
     "file: inputs and the spec's \"output\" resolve under DIR/inputs and DIR/outputs\n"
     "(default DIR: var). Prints the finished job JSON; exit 0 succeeded, 1 failed,\n"
-    "2 bad usage or bad spec.\n";
+    "2 bad usage or bad spec. bench --jobs submits N copies at once and reports jobs/s.\n";
 
 typedef struct cli_opts_s {
   const char *spec_path, *out_path, *data_dir;
@@ -40,6 +41,7 @@ typedef struct cli_opts_s {
   const char *in_names[CV_CLI_MAX_INPUTS], *in_files[CV_CLI_MAX_INPUTS];
   char in_buf[CV_CLI_MAX_INPUTS][CV_NAME_MAX];
   int threads, repeat, warmup;
+  int jobs, max_batch, batch_delay_us;   /* bench --jobs: throughput mode */
 } cli_opts_t;
 
 /* ---- output helpers ---- */
@@ -134,6 +136,16 @@ static int parse_opts(int argc, char **argv, cli_opts_t *o, cv_error_t *err) {
       i++;
     } else if (!strcmp(a, "--repeat") && v) {
       if (parse_int_arg(v, 1, &o->repeat)) return cv_error_set(err, CV_EINVALID_ARGUMENT, "--repeat", "bad count");
+      i++;
+    } else if (!strcmp(a, "--jobs") && v) {
+      if (parse_int_arg(v, 1, &o->jobs)) return cv_error_set(err, CV_EINVALID_ARGUMENT, "--jobs", "bad count");
+      i++;
+    } else if (!strcmp(a, "--max-batch") && v) {
+      if (parse_int_arg(v, 1, &o->max_batch)) return cv_error_set(err, CV_EINVALID_ARGUMENT, "--max-batch", "bad count");
+      i++;
+    } else if (!strcmp(a, "--batch-delay-us") && v) {
+      if (parse_int_arg(v, 0, &o->batch_delay_us))
+        return cv_error_set(err, CV_EINVALID_ARGUMENT, "--batch-delay-us", "bad count");
       i++;
     } else if (!strcmp(a, "--warmup") && v) {
       if (parse_int_arg(v, 0, &o->warmup)) return cv_error_set(err, CV_EINVALID_ARGUMENT, "--warmup", "bad count");
@@ -234,9 +246,13 @@ typedef struct out_target_s {
   char path[PATH_MAX];           /* OUT_NPZ: the file; OUT_DIR: the folder */
 } out_target_t;
 
+/* The file of one output in an OUT_DIR target; out is cleared when the
+ * name does not fit (the write then fails with a clear error). */
 static void dir_member(const out_target_t *t, const char *name, char *out, size_t cap) {
   size_t n = strlen(t->path);
-  snprintf(out, cap, "%s%s%s.%s", t->path, n && t->path[n - 1] == '/' ? "" : "/", name, t->npy ? "npy" : "npz");
+  int k = snprintf(out, cap, "%s%s%s.%s", t->path, n && t->path[n - 1] == '/' ? "" : "/", name,
+                   t->npy ? "npy" : "npz");
+  if (k < 0 || (size_t)k >= cap) out[0] = 0;
 }
 
 static int resolve_outputs(const cli_opts_t *o, const cv_spec_t *s, const cv_job_t *j, out_target_t *t,
@@ -305,6 +321,49 @@ static int engine_start(cv_engine_t *e, int threads, int64_t delay_us, cv_error_
   return cv_engine_init(e, &cfg, err);
 }
 
+/* bench --jobs N: submits N copies of the job at once and reports jobs/s,
+ * the mean batch size and the number of backend calls. */
+static int bench_throughput(const cli_opts_t *o) {
+  cv_error_t err = {0};
+  cv_engine_t eng = {0};
+  cv_engine_config_t cfg;
+  cv_engine_config_default(&cfg);
+  cfg.threads = o->threads;
+  cfg.max_queue_jobs = o->jobs;
+  cfg.max_batch = o->max_batch > 0 ? o->max_batch : cfg.max_batch;
+  cfg.max_batch_delay_us = o->batch_delay_us;
+  int rc = cv_engine_init(&eng, &cfg, &err);
+  cv_job_t **jobs = calloc((size_t)o->jobs, sizeof *jobs);
+  cv_spec_t *specs = calloc((size_t)o->jobs, sizeof *specs);
+  if (!rc && (!jobs || !specs)) rc = cv_error_set(&err, CV_EOUT_OF_MEMORY, NULL, "no memory");
+  for (int i = 0; !rc && i < o->jobs; i++) rc = make_job(o, &specs[i], &jobs[i], &err);
+  int64_t t0 = cv_now_ns();
+  for (int i = 0; !rc && i < o->jobs; i++) rc = cv_engine_submit(&eng, jobs[i], &err);
+  int failed = 0;
+  long batch_sum = 0;
+  for (int i = 0; !rc && i < o->jobs; i++) {
+    cv_job_wait(jobs[i], -1);
+    failed += atomic_load(&jobs[i]->state) != CV_JOB_SUCCEEDED;
+    batch_sum += jobs[i]->batch_size;
+  }
+  double s = (double)(cv_now_ns() - t0) / 1e9;
+  if (!rc)
+    printf("{\"jobs\":%d,\"seconds\":%.4f,\"jobs_per_s\":%.1f,\"mean_batch_size\":%.2f,\"backend_calls\":%llu,"
+           "\"failed\":%d,\"max_batch\":%d}\n",
+           o->jobs, s, o->jobs / s, (double)batch_sum / o->jobs, (unsigned long long)atomic_load(&eng.stats.batches),
+           failed, cfg.max_batch);
+  else
+    print_json(cv_error_to_json(&err));
+  cv_engine_close(&eng);
+  for (int i = 0; jobs && specs && i < o->jobs; i++) {
+    cv_job_unref(jobs[i]);
+    cv_spec_free(&specs[i]);
+  }
+  free(jobs);
+  free(specs);
+  return rc || failed ? 1 : 0;
+}
+
 static int cmd_run(int argc, char **argv) {
   cli_opts_t o;
   cv_error_t err = {0};
@@ -355,6 +414,7 @@ static int cmd_bench(int argc, char **argv) {
   cv_engine_t eng = {0};
   int rc = parse_opts(argc, argv, &o, &err);
   if (rc) return fail_usage(&err);
+  if (o.jobs) return bench_throughput(&o);
   if ((rc = engine_start(&eng, o.threads, 0, &err))) return fail_usage(&err);
   double *ms = calloc((size_t)o.repeat, sizeof *ms);
   int exit_code = 0;
