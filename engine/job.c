@@ -52,8 +52,7 @@ static uint64_t fnv(uint64_t h, const void *p, size_t n) {
 static bool input_by_identity(const char *name) { return strcmp(name, "x") != 0; }
 
 static uint64_t key_hash(const cv_job_t *j) {
-  uint64_t h = 1469598103934665603ull;
-  h = fnv(h, &j->params, sizeof j->params);
+  uint64_t h = cv_op_params_hash(&j->params, 1469598103934665603ull);
   for (int i = 0; i < j->n_in; i++) {
     const cv_io_t *io = &j->in[i];
     h = fnv(h, io->name, strlen(io->name));
@@ -67,7 +66,7 @@ static uint64_t key_hash(const cv_job_t *j) {
 
 bool cv_job_same_key(const cv_job_t *a, const cv_job_t *b) {
   if (a->key_hash != b->key_hash || a->n_in != b->n_in) return false;
-  if (memcmp(&a->params, &b->params, sizeof a->params) != 0) return false;
+  if (!cv_op_params_equal(&a->params, &b->params)) return false;
   for (int i = 0; i < a->n_in; i++) {
     const cv_io_t *x = &a->in[i], *y = &b->in[i];
     if (strcmp(x->name, y->name) || x->a.dtype != y->a.dtype || x->a.ndim != y->a.ndim ||

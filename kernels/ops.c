@@ -4,6 +4,7 @@
 #include "ops.h"
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -129,6 +130,96 @@ void cv_op_params_default(cv_op_params_t *p, cv_op_t op) {
     case CV_OP_COUNT:
       break;
   }
+}
+
+/* ---- batch-key hashing ---- */
+
+static uint64_t mix(uint64_t h, const void *p, size_t n) {
+  const unsigned char *b = p;
+  for (; n >= 8; n -= 8, b += 8) {
+    uint64_t w;
+    memcpy(&w, b, 8);
+    h = (h ^ w) * 0x100000001b3ull;
+    h ^= h >> 29;
+  }
+  for (; n; n--, b++) h = (h ^ *b) * 0x100000001b3ull;
+  return h;
+}
+
+/* The meaningful prefix of each op's params, as (pointer, length) spans. */
+typedef struct span_s {
+  const void *p;
+  size_t n;
+} span_t;
+
+static int param_spans(const cv_op_params_t *p, span_t *sp, int cap) {
+  int k = 0;
+#define SPAN(ptr, len) \
+  do {                 \
+    if (k < cap) {     \
+      sp[k].p = (ptr); \
+      sp[k].n = (len); \
+    }                  \
+    k++;               \
+  } while (0)
+  switch (p->op) {
+    case CV_OP_DWT:
+    case CV_OP_IDWT: {
+      const cv_dwt_params_t *d = &p->u.dwt;
+      SPAN(d, offsetof(cv_dwt_params_t, wavelets));
+      for (int i = 0; i < d->n_wavelets && i < CV_MAX_DIMS; i++) {
+        const cv_wavelet_t *w = &d->wavelets[i];
+        size_t taps = (size_t)(w->len > 0 && w->len <= CV_WAVELET_MAX_LEN ? w->len : 0) * sizeof(double);
+        SPAN(&w->len, sizeof w->len);
+        SPAN(w->dec_lo, taps);
+        SPAN(w->dec_hi, taps);
+        SPAN(w->rec_lo, taps);
+        SPAN(w->rec_hi, taps);
+      }
+      SPAN(&d->n_modes, sizeof *d - offsetof(cv_dwt_params_t, n_modes));
+      break;
+    }
+    case CV_OP_SEPCONV: {
+      const cv_sepconv_params_t *s = &p->u.sepconv;
+      SPAN(&s->n_filters, sizeof s->n_filters);
+      SPAN(&s->flip, sizeof s->flip);
+      for (int i = 0; i < s->n_filters && i < CV_SEPCONV_MAX_FILTERS; i++) {
+        const cv_sepconv_filter_t *f = &s->filters[i];
+        int nt = f->ntaps > 0 && f->ntaps <= CV_SEPCONV_MAX_TAPS ? f->ntaps : 0;
+        SPAN(f, offsetof(cv_sepconv_filter_t, taps));
+        SPAN(f->taps, (size_t)nt * sizeof(double));
+        SPAN(&f->stride, sizeof *f - offsetof(cv_sepconv_filter_t, stride));
+      }
+      break;
+    }
+    case CV_OP_CONV:
+      SPAN(&p->u.conv, sizeof p->u.conv);
+      break;
+    case CV_OP_COUNT:
+      break;
+  }
+#undef SPAN
+  return k;
+}
+
+#define CV_PARAM_SPANS_MAX (2 + 5 * CV_MAX_DIMS + 3 * CV_SEPCONV_MAX_FILTERS)
+
+uint64_t cv_op_params_hash(const cv_op_params_t *p, uint64_t seed) {
+  span_t sp[CV_PARAM_SPANS_MAX];
+  int n = param_spans(p, sp, CV_PARAM_SPANS_MAX);
+  uint64_t h = mix(seed, &p->op, sizeof p->op);
+  for (int i = 0; i < n && i < CV_PARAM_SPANS_MAX; i++) h = mix(h, sp[i].p, sp[i].n);
+  return h;
+}
+
+bool cv_op_params_equal(const cv_op_params_t *a, const cv_op_params_t *b) {
+  if (a->op != b->op) return false;
+  span_t sa[CV_PARAM_SPANS_MAX], sb[CV_PARAM_SPANS_MAX];
+  int na = param_spans(a, sa, CV_PARAM_SPANS_MAX), nb = param_spans(b, sb, CV_PARAM_SPANS_MAX);
+  if (na != nb) return false;
+  for (int i = 0; i < na && i < CV_PARAM_SPANS_MAX; i++)
+    if (sa[i].n != sb[i].n || memcmp(sa[i].p, sb[i].p, sa[i].n) != 0) return false;
+  return true;
 }
 
 /* ---- inference ---- */

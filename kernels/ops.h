@@ -153,6 +153,12 @@ typedef struct cv_op_params_s {
  * padding_mode zeros, flip false, ncdhw, algo auto, default precision. */
 void cv_op_params_default(cv_op_params_t *p, cv_op_t op);
 
+/* Hash and equality over the parameters that matter (resolved params: the
+ * used wavelets and taps, not the unused tail of fixed arrays), for batch
+ * keys. Cheap: a few hundred bytes for typical jobs. */
+uint64_t cv_op_params_hash(const cv_op_params_t *p, uint64_t seed);
+bool cv_op_params_equal(const cv_op_params_t *a, const cv_op_params_t *b);
+
 /* ---- shape inference ---- */
 
 #define CV_WARN_MAX 4

@@ -105,6 +105,36 @@ static void test_infer_unknown_op(void) {
   CV_ASSERT_EQ(res.n_out, 0);
 }
 
+static void test_params_hash(void) {
+  static cv_op_params_t a, b;
+  cv_op_params_default(&a, CV_OP_DWT);
+  a.u.dwt.n_wavelets = 1;
+  a.u.dwt.wavelets[0].len = 2;
+  a.u.dwt.wavelets[0].dec_lo[0] = a.u.dwt.wavelets[0].dec_lo[1] = 0.5;
+  b = a;
+  b.u.dwt.wavelets[0].dec_lo[7] = 42.0;  /* beyond len: not part of the key */
+  b.u.dwt.wavelets[3].rec_hi[0] = 1.0;    /* an unused wavelet slot */
+  CV_ASSERT(cv_op_params_equal(&a, &b));
+  CV_ASSERT_EQ(cv_op_params_hash(&a, 1) == cv_op_params_hash(&b, 1), 1);
+  b.u.dwt.wavelets[0].dec_lo[1] = 0.25;   /* a used tap is */
+  CV_ASSERT(!cv_op_params_equal(&a, &b));
+  CV_ASSERT(cv_op_params_hash(&a, 1) != cv_op_params_hash(&b, 1));
+  b = a;
+  b.u.dwt.level = 3;
+  CV_ASSERT(!cv_op_params_equal(&a, &b));
+  cv_op_params_default(&a, CV_OP_SEPCONV);
+  a.u.sepconv.n_filters = 1;
+  a.u.sepconv.filters[0].ntaps = 2;
+  a.u.sepconv.filters[0].stride = 2;
+  b = a;
+  b.u.sepconv.filters[0].taps[5] = 9.0;
+  CV_ASSERT(cv_op_params_equal(&a, &b));
+  b.u.sepconv.filters[0].stride = 1;
+  CV_ASSERT(!cv_op_params_equal(&a, &b));
+  cv_op_params_default(&b, CV_OP_CONV);
+  CV_ASSERT(!cv_op_params_equal(&a, &b));
+}
+
 #define CV_TEST_LIST(XX) \
-  XX(op_names) XX(mode_names) XX(padmode_and_algo) XX(defaults) XX(docs) XX(infer_unknown_op)
+  XX(params_hash) XX(op_names) XX(mode_names) XX(padmode_and_algo) XX(defaults) XX(docs) XX(infer_unknown_op)
 CV_TEST_MAIN(CV_TEST_LIST)
