@@ -159,10 +159,12 @@ static void *worker_main(void *arg) {
   cv_engine_t *e = w->engine;
   cv_job_t **batch = NULL;
   int cap = 0;
+  uint32_t my_bit = 1u << (w - e->workers);
   pthread_mutex_lock(&e->mu);
   for (;;) {
-    while (!e->stopping && e->q.n == 0) pthread_cond_wait(&e->cond, &e->mu);
-    if (e->stopping && e->q.n == 0) break;
+    cv_job_t *first = NULL;
+    while (!(first = cv_queue_pop_for(&e->q, my_bit)) && !e->stopping) pthread_cond_wait(&e->cond, &e->mu);
+    if (!first) break; /* stopping, and nothing left for this device */
     int max_batch = e->cfg.max_batch > 0 ? e->cfg.max_batch : 1;
     if (cap < max_batch) {
       cv_job_t **nb = realloc(batch, (size_t)max_batch * sizeof *nb);
@@ -172,7 +174,7 @@ static void *worker_main(void *arg) {
         cap = max_batch;
       }
       if (!batch) { /* cannot even hold one job: fail it rather than spin */
-        cv_job_t *j = cv_queue_pop(&e->q);
+        cv_job_t *j = first;
         e->running++;
         pthread_mutex_unlock(&e->mu);
         cv_error_t err;
@@ -183,7 +185,7 @@ static void *worker_main(void *arg) {
       }
     }
     int n = 0;
-    batch[n++] = cv_queue_pop(&e->q);
+    batch[n++] = first;
     struct timespec until;
     abs_time_after_us(&until, e->cfg.max_batch_delay_us);
     while (n < max_batch) {
@@ -270,8 +272,26 @@ void cv_engine_close(cv_engine_t *e) {
   e->inited = false;
 }
 
+/* Which devices may run j: the GPUs that support it when any does, else
+ * the CPU devices (the CPU backend supports every op). */
+static uint32_t eligible_devices(const cv_engine_t *e, const cv_job_t *j) {
+  uint32_t gpus = 0, cpus = 0;
+  for (int i = 0; i < e->n_devs; i++) {
+    const cv_device_t *d = &e->devs[i];
+    if (!d->backend->supports(d, &j->params, j->in, j->n_in)) continue;
+    if (strcmp(d->kind, "cpu") == 0)
+      cpus |= 1u << i;
+    else
+      gpus |= 1u << i;
+  }
+  return gpus ? gpus : cpus;
+}
+
 int cv_engine_submit(cv_engine_t *e, cv_job_t *j, cv_error_t *err) {
   size_t bytes = j->in_bytes + j->out_bytes;
+  j->device_mask = eligible_devices(e, j);
+  if (!j->device_mask)
+    return cv_error_set(err, CV_EUNSUPPORTED_OP, "op", "no device supports this %s job", cv_op_name(j->params.op));
   if (e->cfg.max_inflight_bytes && bytes > e->cfg.max_inflight_bytes)
     return cv_error_set(err, CV_EPAYLOAD_TOO_LARGE, NULL,
                         "the job needs %zu bytes of inputs and outputs, over max_inflight_bytes (%zu)",

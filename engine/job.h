@@ -47,6 +47,7 @@ struct cv_job_s {
   int priority;                    /* 0 highest … 9 */
   int64_t deadline_ns;             /* monotonic; 0 = none */
   uint64_t key_hash;               /* batch key (op, params, dtypes, shapes, weights) */
+  uint32_t device_mask;            /* bit i: engine device i may run it (set at submit) */
 
   pthread_mutex_t mu;
   pthread_cond_t cond;

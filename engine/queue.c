@@ -42,6 +42,16 @@ cv_job_t *cv_queue_pop(cv_queue_t *q) {
   return NULL;
 }
 
+cv_job_t *cv_queue_pop_for(cv_queue_t *q, uint32_t mask) {
+  for (int p = 0; p < CV_PRIORITY_LEVELS; p++)
+    for (cv_job_t *prev = NULL, *it = q->head[p]; it; prev = it, it = it->next)
+      if (it->device_mask & mask) {
+        unlink_at(q, p, prev, it);
+        return it;
+      }
+  return NULL;
+}
+
 bool cv_queue_remove(cv_queue_t *q, cv_job_t *j) {
   int p = prio(j);
   for (cv_job_t *prev = NULL, *it = q->head[p]; it; prev = it, it = it->next)

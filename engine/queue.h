@@ -16,6 +16,8 @@ typedef struct cv_queue_s {
 void cv_queue_init(cv_queue_t *q);
 void cv_queue_push(cv_queue_t *q, cv_job_t *j);              /* takes the caller's reference */
 cv_job_t *cv_queue_pop(cv_queue_t *q);                        /* highest priority, oldest; NULL if empty */
+/* Like cv_queue_pop, among jobs whose device_mask has any bit of mask. */
+cv_job_t *cv_queue_pop_for(cv_queue_t *q, uint32_t mask);
 bool cv_queue_remove(cv_queue_t *q, cv_job_t *j);            /* true when j was queued (ref returns to caller) */
 cv_job_t *cv_queue_take_like(cv_queue_t *q, const cv_job_t *like);   /* first job with like's batch key */
 

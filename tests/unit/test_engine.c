@@ -44,6 +44,21 @@ static void test_queue_priorities(void) {
   cv_job_unref(a), cv_job_unref(b), cv_job_unref(c), cv_job_unref(d);
 }
 
+static void test_queue_device_masks(void) {
+  cv_queue_t q;
+  cv_queue_init(&q);
+  cv_job_t *gpu = haar_job(8, 0), *cpu = haar_job(8, 5);
+  gpu->device_mask = 1u << 0; /* cuda:0 */
+  cpu->device_mask = 1u << 1; /* the CPU */
+  cv_queue_push(&q, gpu);
+  cv_queue_push(&q, cpu);
+  CV_ASSERT(cv_queue_pop_for(&q, 1u << 1) == cpu); /* skips the higher-priority GPU job */
+  CV_ASSERT(cv_queue_pop_for(&q, 1u << 1) == NULL);
+  CV_ASSERT(cv_queue_pop_for(&q, 1u << 0) == gpu);
+  CV_ASSERT_EQ(q.n, 0);
+  cv_job_unref(gpu), cv_job_unref(cpu);
+}
+
 static void test_batch_keys(void) {
   cv_job_t *a = haar_job(16, 5), *b = haar_job(16, 3), *c = haar_job(18, 5);
   CV_ASSERT(cv_job_same_key(a, b));    /* priority is not part of the key */
@@ -179,6 +194,6 @@ static void test_close_cancels_queued(void) {
 }
 
 #define CV_TEST_LIST(XX)                                                                   \
-  XX(queue_priorities) XX(batch_keys) XX(run_one) XX(limits) XX(deadline_and_cancel)       \
+  XX(queue_priorities) XX(queue_device_masks) XX(batch_keys) XX(run_one) XX(limits) XX(deadline_and_cancel)       \
   XX(priority_order_and_batching) XX(close_cancels_queued)
 CV_TEST_MAIN(CV_TEST_LIST)
