@@ -84,7 +84,7 @@ static void run_batch(cv_engine_t *e, cv_device_t *dev, cv_job_t **jobs, int n) 
     atomic_store(&j->state, CV_JOB_RUNNING);
     pthread_mutex_unlock(&j->mu);
     cv_work_t *w = &items[i];
-    w->params = &j->params;
+    w->params = j->params;
     w->in = j->in;
     w->n_in = j->n_in;
     w->n_out = j->outs.n_out;
@@ -278,7 +278,7 @@ static uint32_t eligible_devices(const cv_engine_t *e, const cv_job_t *j) {
   uint32_t gpus = 0, cpus = 0;
   for (int i = 0; i < e->n_devs; i++) {
     const cv_device_t *d = &e->devs[i];
-    if (!d->backend->supports(d, &j->params, j->in, j->n_in)) continue;
+    if (!d->backend->supports(d, j->params, j->in, j->n_in)) continue;
     if (strcmp(d->kind, "cpu") == 0)
       cpus |= 1u << i;
     else
@@ -291,7 +291,7 @@ int cv_engine_submit(cv_engine_t *e, cv_job_t *j, cv_error_t *err) {
   size_t bytes = j->in_bytes + j->out_bytes;
   j->device_mask = eligible_devices(e, j);
   if (!j->device_mask)
-    return cv_error_set(err, CV_EUNSUPPORTED_OP, "op", "no device supports this %s job", cv_op_name(j->params.op));
+    return cv_error_set(err, CV_EUNSUPPORTED_OP, "op", "no device supports this %s job", cv_op_name(j->op));
   if (e->cfg.max_inflight_bytes && bytes > e->cfg.max_inflight_bytes)
     return cv_error_set(err, CV_EPAYLOAD_TOO_LARGE, NULL,
                         "the job needs %zu bytes of inputs and outputs, over max_inflight_bytes (%zu)",

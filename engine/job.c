@@ -52,7 +52,7 @@ static uint64_t fnv(uint64_t h, const void *p, size_t n) {
 static bool input_by_identity(const char *name) { return strcmp(name, "x") != 0; }
 
 static uint64_t key_hash(const cv_job_t *j) {
-  uint64_t h = cv_op_params_hash(&j->params, 1469598103934665603ull);
+  uint64_t h = cv_op_params_hash(j->params, 1469598103934665603ull);
   for (int i = 0; i < j->n_in; i++) {
     const cv_io_t *io = &j->in[i];
     h = fnv(h, io->name, strlen(io->name));
@@ -66,7 +66,7 @@ static uint64_t key_hash(const cv_job_t *j) {
 
 bool cv_job_same_key(const cv_job_t *a, const cv_job_t *b) {
   if (a->key_hash != b->key_hash || a->n_in != b->n_in) return false;
-  if (!cv_op_params_equal(&a->params, &b->params)) return false;
+  if (!a->params && b->params && cv_op_params_equal(a->params, b->params)) return false;
   for (int i = 0; i < a->n_in; i++) {
     const cv_io_t *x = &a->in[i], *y = &b->in[i];
     if (strcmp(x->name, y->name) || x->a.dtype != y->a.dtype || x->a.ndim != y->a.ndim ||
@@ -84,6 +84,7 @@ static void job_free(cv_job_t *j) {
   for (int i = 0; j->in_t && i < j->n_in; i++) cv_tensor_unref(j->in_t[i]);
   if (j->out_t)
     for (int i = 0; i < j->outs.n_out; i++) cv_tensor_unref(j->out_t[i]);
+  free(j->params);
   free(j->out_t);
   free(j->in_t);
   free(j->in);
@@ -114,11 +115,13 @@ int cv_job_create(cv_job_t **out, const cv_op_params_t *params, int n_in, const 
   atomic_init(&j->state, CV_JOB_QUEUED);
   atomic_init(&j->cancel_requested, false);
   make_id(j->id, sizeof j->id);
-  j->params = *params;
+  j->op = params->op;
+  j->params = malloc(sizeof *j->params);
+  if (j->params) *j->params = *params;
   j->priority = 5;
   j->in = calloc(n_in > 0 ? (size_t)n_in : 1, sizeof *j->in);
   j->in_t = calloc(n_in > 0 ? (size_t)n_in : 1, sizeof *j->in_t);
-  if (!j->in || !j->in_t) {
+  if (!j->in || !j->in_t || !j->params) {
     job_free(j);
     return cv_error_set(err, CV_EOUT_OF_MEMORY, NULL, "no memory for job inputs");
   }
@@ -134,7 +137,7 @@ int cv_job_create(cv_job_t **out, const cv_op_params_t *params, int n_in, const 
     j->in[i].a = tensors[i]->a;
     j->in_bytes += tensors[i]->nbytes;
   }
-  int rc = cv_op_infer(&j->params, j->in, j->n_in, &j->outs, err);
+  int rc = cv_op_infer(j->params, j->in, j->n_in, &j->outs, err);
   if (rc) {
     job_free(j);
     return rc;
@@ -176,6 +179,8 @@ bool cv_job_finish(cv_job_t *j, cv_job_state_t st, const cv_error_t *err) {
     free(j->out_t);
     j->out_t = NULL;
   }
+  free(j->params); /* only queued and running jobs need their params */
+  j->params = NULL;
   j->finished_ns = cv_now_ns();
   j->finished_rt_ns = cv_now_rt_ns();
   atomic_store(&j->state, st);

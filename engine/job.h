@@ -37,7 +37,8 @@ typedef void (*cv_job_done_fn)(cv_job_t *job, void *arg);
 struct cv_job_s {
   atomic_int refs;
   char id[CV_JOB_ID_MAX];          /* "j_" + 16 hex digits */
-  cv_op_params_t params;           /* resolved by cv_op_infer */
+  cv_op_t op;
+  cv_op_params_t *params;          /* resolved by cv_op_infer; freed when the job ends (32 KiB) */
   int n_in;
   cv_io_t *in;                     /* views of in_t[i] */
   cv_tensor_t **in_t;              /* one reference each */

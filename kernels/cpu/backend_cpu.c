@@ -11,8 +11,11 @@
 #include "../backend.h"
 #include "cpu.h"
 
-/* Items below this many bytes (in + out) run one per thread. */
+/* Items below this many bytes (in + out) run one per thread... */
 #define CV_CPU_SMALL_ITEM_BYTES (1u << 20)
+/* ...unless the whole batch is below this: then the worker thread runs it
+ * alone, since waking a thread team costs more than the work. */
+#define CV_CPU_SERIAL_BATCH_BYTES (256u << 10)
 
 static bool cpu_supports(const cv_device_t *dev, const cv_op_params_t *p, const cv_io_t *in, int n_in) {
   return (unsigned)p->op < CV_OP_COUNT;
@@ -43,8 +46,15 @@ static size_t item_bytes(const cv_work_t *w) {
 static int cpu_run(cv_device_t *dev, cv_batch_t *b) {
   int threads = dev->threads > 0 ? dev->threads : 1;
   bool small = b->n > 1;
-  for (int i = 0; small && i < b->n; i++) small = item_bytes(&b->items[i]) < CV_CPU_SMALL_ITEM_BYTES;
-  if (small && threads > 1) {
+  size_t total = 0;
+  for (int i = 0; small && i < b->n; i++) {
+    size_t n = item_bytes(&b->items[i]);
+    small = n < CV_CPU_SMALL_ITEM_BYTES;
+    total += n;
+  }
+  if (small && total < CV_CPU_SERIAL_BATCH_BYTES) {
+    for (int i = 0; i < b->n; i++) b->items[i].rc = run_item(&b->items[i], 1);
+  } else if (small && threads > 1) {
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
     for (int i = 0; i < b->n; i++) b->items[i].rc = run_item(&b->items[i], 1);
   } else {
