@@ -10,10 +10,10 @@ DATA_DIR ?= var
 
 DEB_PKGS := build-essential cmake ninja-build pkg-config ccache libmicrohttpd-dev libcjson-dev \
             libuv1-dev libdnnl-dev zlib1g-dev python3 python3-numpy python3-scipy python3-pywt \
-            python3-torch prometheus wrk curl
+            python3-torch python3-yaml prometheus wrk curl
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps configure build test test-all run bench clean
+.PHONY: all deps configure build test test-all run bench bench-http clean
 
 all: build
 
@@ -46,6 +46,12 @@ run: build
 
 bench: build
 	$(PY) loadtest/ops/bench.py --convoy $(BUILD)/bin/convoy
+
+# HTTP benchmarks: convoyd beside bare libmicrohttpd peers, batching, large bodies.
+bench-http: build
+	BUILD=$(BUILD) loadtest/http/run_peer_bench.sh
+	BUILD=$(BUILD) $(PY) loadtest/http/bench_batching.py
+	BUILD=$(BUILD) $(PY) loadtest/http/bench_large.py
 
 clean:
 	rm -rf $(BUILD)
