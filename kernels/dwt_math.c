@@ -3,6 +3,7 @@
  * dwt/idwt band names. Pure functions; any thread. The idwt's input layout
  * (cv_idwt_layout) lives with the rest of the validation in infer_dwt.c. */
 #include "dwt_math.h"
+#include "dwt_index.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -30,87 +31,10 @@ int64_t cv_idwt_out_len(int64_t m, int filter_len, cv_mode_t mode) {
   return 2 * m - filter_len + 2;
 }
 
-/* ---- extension ---- */
-
-static int64_t mod_pos(int64_t i, int64_t p) {
-  int64_t r = i % p;
-  return r < 0 ? r + p : r;
-}
-
-/* i = p·c + r with 0 <= r < p; returns c (floor division). */
-static int64_t floor_div(int64_t i, int64_t p) { return (i - mod_pos(i, p)) / p; }
-
-static int one(int64_t q0, double c0, int64_t q[], double c[]) {
-  q[0] = q0;
-  c[0] = c0;
-  return 1;
-}
-
+/* The rules live once, in dwt_index.h (host- and device-callable). */
 int cv_ext_terms(int64_t n, int64_t i, cv_mode_t mode, int64_t q[CV_EXT_MAX_TERMS],
                  double c[CV_EXT_MAX_TERMS]) {
-  if (i >= 0 && i < n) return one(i, 1.0, q, c);
-  if (n == 1 && mode != CV_MODE_ZERO && mode != CV_MODE_ANTISYMMETRIC) return one(0, 1.0, q, c);
-  switch (mode) {
-    case CV_MODE_ZERO:
-      return 0;
-    case CV_MODE_CONSTANT:
-      return one(i < 0 ? 0 : n - 1, 1.0, q, c);
-    case CV_MODE_SYMMETRIC: {
-      int64_t r = mod_pos(i, 2 * n);
-      return one(r < n ? r : 2 * n - 1 - r, 1.0, q, c);
-    }
-    case CV_MODE_ANTISYMMETRIC: {
-      int64_t r = mod_pos(i, 2 * n);
-      return r < n ? one(r, 1.0, q, c) : one(2 * n - 1 - r, -1.0, q, c);
-    }
-    case CV_MODE_REFLECT: {
-      int64_t r = mod_pos(i, 2 * n - 2);
-      return one(r < n ? r : 2 * n - 2 - r, 1.0, q, c);
-    }
-    case CV_MODE_PERIODIC:
-      return one(mod_pos(i, n), 1.0, q, c);
-    case CV_MODE_PERIODIZATION: {
-      int64_t r = mod_pos(i, n + (n & 1));
-      return one(r < n ? r : n - 1, 1.0, q, c);
-    }
-    case CV_MODE_SMOOTH: {
-      /* left: x0 + k·(x0 − x1), k = −i; right: x[n−1] + k·(x[n−1] − x[n−2]) */
-      int64_t k = i < 0 ? -i : i - (n - 1);
-      int64_t e = i < 0 ? 0 : n - 1, e2 = i < 0 ? 1 : n - 2;
-      q[0] = e;
-      c[0] = 1.0 + (double)k;
-      q[1] = e2;
-      c[1] = -(double)k;
-      return 2;
-    }
-    case CV_MODE_ANTIREFLECT: {
-      /* g(i + 2L) = g(i) + 2(x[L] − x[0]) with L = n − 1; within a period
-       * g(r) = x[r] for r <= L and 2·x[L] − x[2L − r] above. */
-      int64_t L = n - 1, per = floor_div(i, 2 * L), r = mod_pos(i, 2 * L);
-      double s = 1.0, cl = 2.0 * (double)per, c0 = -2.0 * (double)per;
-      int64_t qr = r;
-      if (r > L) {
-        s = -1.0;
-        qr = 2 * L - r;
-        cl += 2.0;
-      }
-      int nt = 0;
-      q[nt] = qr;
-      c[nt++] = s;
-      if (cl != 0.0) {
-        q[nt] = L;
-        c[nt++] = cl;
-      }
-      if (c0 != 0.0) {
-        q[nt] = 0;
-        c[nt++] = c0;
-      }
-      return nt;
-    }
-    case CV_MODE_COUNT:
-      break;
-  }
-  return 0;
+  return cv_ix_ext_terms(n, i, mode, q, c);
 }
 
 double cv_ext_value_f64(const double *x, int64_t n, int64_t stride, int64_t i, cv_mode_t mode) {
