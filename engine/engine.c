@@ -14,6 +14,7 @@
 #define CV_ENGINE_DEFAULT_QUEUE 1024
 #define CV_ENGINE_DEFAULT_BATCH 64
 #define CV_ENGINE_DEFAULT_DELAY_US 500
+#define CV_ENGINE_POOL_MAX ((size_t)2 << 30)
 
 void cv_engine_config_default(cv_engine_config_t *cfg) {
   memset(cfg, 0, sizeof *cfg);
@@ -96,7 +97,7 @@ static void run_batch(cv_engine_t *e, cv_device_t *dev, cv_job_t **jobs, int n) 
     }
     for (int k = 0; k < w->n_out; k++) {
       cv_array_t *a = &w->out[k].a;
-      int rc = cv_tensor_new(&j->out_t[k], a->dtype, a->ndim, a->shape, 0, false, &w->err);
+      int rc = cv_tensor_new_pooled(e->pool, &j->out_t[k], a->dtype, a->ndim, a->shape, &w->err);
       if (rc) {
         w->rc = rc;
         break;
@@ -228,6 +229,15 @@ int cv_engine_init(cv_engine_t *e, const cv_engine_config_t *cfg, cv_error_t *er
   cv_backend_config_t bc = {.threads = cfg->threads, .want_cpu = cfg->want_cpu, .want_cuda = cfg->want_cuda};
   int n = cv_devices_open(e->devs, CV_MAX_DEVICES, &bc, err);
   if (n < 0) return n;
+  size_t cache = cfg->pool_cached_bytes;
+  if (!cache) {
+    cache = (size_t)(e->devs[n - 1].memory_bytes / 16);
+    if (cache > CV_ENGINE_POOL_MAX) cache = CV_ENGINE_POOL_MAX;
+  }
+  if (cv_pool_new(&e->pool, cache)) {
+    cv_devices_close(e->devs, n);
+    return cv_error_set(err, CV_EOUT_OF_MEMORY, NULL, "no memory for the buffer pool");
+  }
   e->n_devs = n;
   for (int i = 0; i < n; i++) {
     e->workers[i].engine = e;
@@ -267,6 +277,8 @@ void cv_engine_close(cv_engine_t *e) {
     }
   cv_devices_close(e->devs, e->n_devs);
   e->n_devs = 0;
+  cv_pool_unref(e->pool); /* tensors still held keep it alive */
+  e->pool = NULL;
   pthread_cond_destroy(&e->cond);
   pthread_mutex_destroy(&e->mu);
   e->inited = false;

@@ -11,6 +11,7 @@
 
 #include "../kernels/backend.h"
 #include "job.h"
+#include "pool.h"
 #include "queue.h"
 
 typedef struct cv_engine_config_s {
@@ -20,6 +21,7 @@ typedef struct cv_engine_config_s {
   size_t max_inflight_bytes;     /* inputs + outputs of unfinished jobs; 0 = no cap */
   int max_batch;                 /* jobs per backend call (>= 1) */
   int64_t max_batch_delay_us;    /* how long a partial batch waits for more */
+  size_t pool_cached_bytes;      /* output buffers kept for reuse; 0 = default (1/16 of RAM, <= 2 GiB) */
 } cv_engine_config_t;
 
 void cv_engine_config_default(cv_engine_config_t *cfg);
@@ -53,6 +55,7 @@ typedef struct cv_engine_s {
   bool stopping;
 
   cv_engine_stats_t stats;
+  cv_pool_t *pool;               /* output buffers; tensors hold references */
 } cv_engine_t;
 
 int cv_engine_init(cv_engine_t *e, const cv_engine_config_t *cfg, cv_error_t *err);

@@ -59,6 +59,33 @@ static void test_queue_device_masks(void) {
   cv_job_unref(gpu), cv_job_unref(cpu);
 }
 
+static void test_pool_reuse(void) {
+  cv_pool_t *p;
+  CV_ASSERT_OK(cv_pool_new(&p, 8u << 20));
+  cv_error_t e;
+  int64_t big[1] = {(3 << 20) / 4}, small[1] = {16};
+  cv_tensor_t *a, *b, *c;
+  CV_ASSERT_OK(cv_tensor_new_pooled(p, &a, CV_DTYPE_F32, 1, big, &e));
+  CV_ASSERT_EQ(a->nbytes, 3u << 20);
+  void *mem = a->a.data;
+  cv_tensor_unref(a);
+  CV_ASSERT_EQ(cv_pool_cached_bytes(p), 4u << 20); /* rounded up to 2 MiB grains */
+  CV_ASSERT_OK(cv_tensor_new_pooled(p, &b, CV_DTYPE_F32, 1, big, &e));
+  CV_ASSERT(b->a.data == mem); /* reused, not faulted in again */
+  CV_ASSERT_EQ(cv_pool_cached_bytes(p), 0);
+  CV_ASSERT_OK(cv_tensor_new_pooled(p, &c, CV_DTYPE_F32, 1, small, &e)); /* small: plain malloc */
+  cv_tensor_unref(c);
+  CV_ASSERT_EQ(cv_pool_cached_bytes(p), 0);
+  cv_pool_unref(p);      /* the engine lets go; b still holds the pool */
+  cv_tensor_unref(b);    /* frees the pool with it (LeakSanitizer checks) */
+  CV_ASSERT_OK(cv_pool_new(&p, 4u << 20));
+  int64_t huge[1] = {(6 << 20) / 4};
+  CV_ASSERT_OK(cv_tensor_new_pooled(p, &a, CV_DTYPE_F32, 1, huge, &e));
+  cv_tensor_unref(a); /* over the cap: not kept */
+  CV_ASSERT_EQ(cv_pool_cached_bytes(p), 0);
+  cv_pool_unref(p);
+}
+
 static void test_batch_keys(void) {
   cv_job_t *a = haar_job(16, 5), *b = haar_job(16, 3), *c = haar_job(18, 5);
   CV_ASSERT(cv_job_same_key(a, b));    /* priority is not part of the key */
@@ -194,6 +221,6 @@ static void test_close_cancels_queued(void) {
 }
 
 #define CV_TEST_LIST(XX)                                                                   \
-  XX(queue_priorities) XX(queue_device_masks) XX(batch_keys) XX(run_one) XX(limits) XX(deadline_and_cancel)       \
+  XX(queue_priorities) XX(queue_device_masks) XX(pool_reuse) XX(batch_keys) XX(run_one) XX(limits) XX(deadline_and_cancel)       \
   XX(priority_order_and_batching) XX(close_cancels_queued)
 CV_TEST_MAIN(CV_TEST_LIST)
