@@ -302,8 +302,12 @@ static uint32_t eligible_devices(const cv_engine_t *e, const cv_job_t *j) {
 int cv_engine_submit(cv_engine_t *e, cv_job_t *j, cv_error_t *err) {
   size_t bytes = j->in_bytes + j->out_bytes;
   j->device_mask = eligible_devices(e, j);
-  if (!j->device_mask)
+  if (!j->device_mask) {
+    for (int i = 0; i < e->n_devs; i++)
+      if (e->devs[i].backend->explain)
+        return e->devs[i].backend->explain(&e->devs[i], j->params, j->in, j->n_in, err);
     return cv_error_set(err, CV_EUNSUPPORTED_OP, "op", "no device supports this %s job", cv_op_name(j->op));
+  }
   if (e->cfg.max_inflight_bytes && bytes > e->cfg.max_inflight_bytes)
     return cv_error_set(err, CV_EPAYLOAD_TOO_LARGE, NULL,
                         "the job needs %zu bytes of inputs and outputs, over max_inflight_bytes (%zu)",

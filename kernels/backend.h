@@ -52,6 +52,9 @@ struct cv_backend_i {
   /* Runs every item; returns 0 when the call itself worked (items carry
    * their own rc), or -CV_E… when the whole batch failed. */
   int (*run)(cv_device_t *, cv_batch_t *);
+  /* Optional: why supports() said no, as an error naming the field (e.g. a
+   * forced conv algo the backend lacks). Returns -CV_E…. */
+  int (*explain)(const cv_device_t *, const cv_op_params_t *, const cv_io_t *in, int n_in, cv_error_t *err);
   int (*alloc)(cv_device_t *, size_t, void **out);
   void (*free)(cv_device_t *, void *);
   int (*copy)(cv_device_t *, void *dst, const void *src, size_t, cv_copy_dir_t);

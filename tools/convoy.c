@@ -16,6 +16,7 @@
 #include "../proto/job_json.h"
 #include "../proto/npy.h"
 #include "../proto/npz.h"
+#include "../proto/ops_json.h"
 #include "../proto/spec.h"
 #include "../proto/wavelet_json.h"
 
@@ -381,7 +382,9 @@ static int cmd_run(int argc, char **argv) {
     return fail_usage(&err);
   }
   int exit_code = 1;
-  if ((rc = engine_start(&eng, o.threads, 0, &err)) == 0 && (rc = cv_engine_submit(&eng, job, &err)) == 0) {
+  if ((rc = engine_start(&eng, o.threads, 0, &err)) == 0 && (rc = cv_engine_submit(&eng, job, &err)) != 0)
+    exit_code = 2; /* refused at submission: the spec asks for what no device can do */
+  if (rc == 0) {
     cv_job_wait(job, -1);
     cJSON *json = cv_job_to_json(job, NULL);
     if (atomic_load(&job->state) == CV_JOB_SUCCEEDED) {
@@ -477,35 +480,8 @@ static int cmd_wavelets(int argc, char **argv) {
 }
 
 static int cmd_ops(void) {
-  cJSON *root = cJSON_CreateObject(), *ops = cJSON_AddArrayToObject(root, "ops");
-  for (int op = 0; op < CV_OP_COUNT; op++) {
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "name", cv_op_name((cv_op_t)op));
-    int n;
-    const char *const *dt = cv_op_dtypes_doc((cv_op_t)op, &n);
-    cJSON_AddItemToObject(o, "dtypes", cJSON_CreateStringArray(dt, n));
-    cJSON *params = cJSON_AddArrayToObject(o, "parameters");
-    const cv_param_doc_t *pd = cv_op_params_doc((cv_op_t)op, &n);
-    for (int i = 0; i < n; i++) {
-      cJSON *p = cJSON_CreateObject();
-      cJSON_AddStringToObject(p, "name", pd[i].name);
-      cJSON_AddStringToObject(p, "type", pd[i].type);
-      cJSON *def = cJSON_Parse(pd[i].default_json);
-      cJSON_AddItemToObject(p, "default", def ? def : cJSON_CreateNull());
-      cJSON_AddStringToObject(p, "help", pd[i].help);
-      cJSON_AddItemToArray(params, p);
-    }
-    const char *lists[2] = {cv_op_inputs_doc((cv_op_t)op), cv_op_outputs_doc((cv_op_t)op)};
-    const char *keys[2] = {"inputs", "outputs"};
-    for (int k = 0; k < 2; k++) {
-      cJSON *arr = cJSON_AddArrayToObject(o, keys[k]);
-      char buf[128];
-      snprintf(buf, sizeof buf, "%s", lists[k]);
-      for (char *save, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save))
-        cJSON_AddItemToArray(arr, cJSON_CreateString(t));
-    }
-    cJSON_AddItemToArray(ops, o);
-  }
+  cJSON *root = cv_ops_json();
+  if (!root) return 1;
   print_json(root);
   return 0;
 }

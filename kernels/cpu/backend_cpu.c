@@ -18,7 +18,17 @@
 #define CV_CPU_SERIAL_BATCH_BYTES (256u << 10)
 
 static bool cpu_supports(const cv_device_t *dev, const cv_op_params_t *p, const cv_io_t *in, int n_in) {
+  if (p->op == CV_OP_CONV) return cv_cpu_conv_check(&p->u.conv, in, n_in, NULL) == 0;
   return (unsigned)p->op < CV_OP_COUNT;
+}
+
+static int cpu_explain(const cv_device_t *dev, const cv_op_params_t *p, const cv_io_t *in, int n_in,
+                       cv_error_t *err) {
+  if (p->op == CV_OP_CONV) {
+    int rc = cv_cpu_conv_check(&p->u.conv, in, n_in, err);
+    if (rc) return rc;
+  }
+  return cv_error_set(err, CV_EUNSUPPORTED_OP, "op", "the CPU backend cannot run this %s job", cv_op_name(p->op));
 }
 
 static int run_item(cv_work_t *w, int threads) {
@@ -83,6 +93,7 @@ static const struct cv_backend_i cpu_backend = {
     .name = "cpu",
     .supports = cpu_supports,
     .run = cpu_run,
+    .explain = cpu_explain,
     .alloc = cpu_alloc,
     .free = cpu_free,
     .copy = cpu_copy,

@@ -373,6 +373,17 @@ static int route(const cv_conv_params_t *p, const cv_conv_geom_t *g, cv_dtype_t 
                       cv_conv_algo_name(p->algo));
 }
 
+int cv_cpu_conv_check(const cv_conv_params_t *p, const cv_io_t *in, int n_in, cv_error_t *err) {
+  const cv_io_t *xi = find_io(in, n_in, "x"), *wi = find_io(in, n_in, "w");
+  if (!xi || !wi || p->nsp < 1 || p->nsp > CV_CONV_MAX_SPATIAL || xi->a.ndim != p->nsp + 2 ||
+      wi->a.ndim != p->nsp + 2)
+    return cv_error_set(err, CV_EINVALID_ARGUMENT, "inputs", "conv needs x and w of rank nsp + 2");
+  cv_conv_geom_t g;
+  make_geom(&g, p, &xi->a, &wi->a, &xi->a); /* output sizes do not matter to routing */
+  bool use_dnnl;
+  return route(p, &g, xi->a.dtype, &use_dnnl, err);
+}
+
 /* ---- entry ---- */
 
 int cv_cpu_conv(const cv_conv_params_t *p, const cv_io_t *in, int n_in, cv_io_t *out, int n_out, int threads,

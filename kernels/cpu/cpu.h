@@ -17,4 +17,8 @@ int cv_cpu_sepconv(const cv_sepconv_params_t *p, const cv_io_t *in, int n_in, cv
 int cv_cpu_conv(const cv_conv_params_t *p, const cv_io_t *in, int n_in, cv_io_t *out, int n_out,
                 int threads, cv_error_t *err);
 
+/* Whether the CPU can run this conv as asked (a forced algo it lacks →
+ * -CV_EINVALID_ARGUMENT, field "algo"). Pure; params resolved by infer. */
+int cv_cpu_conv_check(const cv_conv_params_t *p, const cv_io_t *in, int n_in, cv_error_t *err);
+
 #endif
