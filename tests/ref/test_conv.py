@@ -282,7 +282,7 @@ bad("unknown padding_mode", (1, 1, 5), (1, 1, 1), {"padding_mode": "mirror"}, "i
 bad("unknown algo", (1, 1, 5), (1, 1, 1), {"algo": "winograd"}, "invalid_argument", "algo")
 bad("unknown layout", (1, 1, 5), (1, 1, 1), {"layout": "cndhw"}, "invalid_argument", "layout")
 bad("bad padding string", (1, 1, 5), (1, 1, 1), {"padding": "full"}, "invalid_argument", "padding")
-# forced algos the CPU lacks: rejected with field algo (when the job runs: exit 1 from the CLI)
+# forced algos the CPU lacks: refused at submission with field algo (exit 2)
 for algo in ("fft", "cudnn"):
     bad(f"algo {algo} on cpu", (1, 2, 5, 5), (2, 2, 3, 3), {"algo": algo}, "invalid_argument", "algo", exits=(2,))
 bad("algo gemm float64", (1, 2, 5, 5), (2, 2, 3, 3), {"algo": "gemm"}, "invalid_argument", "algo",
