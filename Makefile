@@ -10,7 +10,7 @@ DATA_DIR ?= var
 
 DEB_PKGS := build-essential cmake ninja-build pkg-config ccache libmicrohttpd-dev libcjson-dev \
             libuv1-dev libdnnl-dev zlib1g-dev python3 python3-numpy python3-scipy python3-pywt \
-            python3-torch python3-yaml prometheus wrk curl
+            python3-torch python3-yaml python3-requests prometheus wrk curl
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all deps configure build test test-all run bench bench-http clean
