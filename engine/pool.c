@@ -7,7 +7,8 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#define CV_POOL_GRAIN (2u << 20) /* huge-page size: buffers are multiples */
+#define CV_POOL_ALIGN (2u << 20) /* huge-page aligned, so whole 2 MiB runs can be huge pages */
+#define CV_POOL_GRAIN 4096u      /* sizes round up to pages only: peak memory stays near the need */
 
 typedef struct block_s {
   struct block_s *next;
@@ -119,7 +120,7 @@ int cv_tensor_new_pooled(cv_pool_t *p, cv_tensor_t **out, cv_dtype_t dt, int ndi
   size_t cap = (nbytes + CV_POOL_GRAIN - 1) / CV_POOL_GRAIN * CV_POOL_GRAIN;
   void *mem = take(p, cap);
   if (!mem) {
-    if (posix_memalign(&mem, CV_POOL_GRAIN, cap))
+    if (posix_memalign(&mem, CV_POOL_ALIGN, cap))
       return cv_error_set(err, CV_EOUT_OF_MEMORY, NULL, "cannot allocate %zu bytes", nbytes);
     madvise(mem, cap, MADV_HUGEPAGE);
   }

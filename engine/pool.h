@@ -1,6 +1,7 @@
 /* pool.h — a cache of large host buffers for job outputs, so steady-state
  * jobs reuse mapped pages instead of faulting in (and zeroing) fresh ones.
- * Buffers >= CV_POOL_MIN_BYTES are rounded up to 2 MiB and kept on release
+ * Buffers >= CV_POOL_MIN_BYTES are 2 MiB aligned (huge pages), rounded up to
+ * whole pages, and kept on release
  * up to max_cached_bytes; smaller ones use plain aligned malloc. Refcounted:
  * the engine holds one reference and every pooled tensor another, so the pool
  * outlives the engine while results are still held. Any thread. */
