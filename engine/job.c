@@ -117,7 +117,7 @@ int cv_job_create(cv_job_t **out, const cv_op_params_t *params, int n_in, const 
   make_id(j->id, sizeof j->id);
   j->op = params->op;
   j->params = malloc(sizeof *j->params);
-  if (j->params) *j->params = *params;
+  if (j->params) cv_op_params_copy(j->params, params);
   j->priority = 5;
   j->in = calloc(n_in > 0 ? (size_t)n_in : 1, sizeof *j->in);
   j->in_t = calloc(n_in > 0 ? (size_t)n_in : 1, sizeof *j->in_t);

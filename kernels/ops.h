@@ -152,6 +152,9 @@ typedef struct cv_op_params_s {
  * conv: stride/dilation/padding given 0 times (→ 1, 1, 0), groups 1,
  * padding_mode zeros, flip false, ncdhw, algo auto, default precision. */
 void cv_op_params_default(cv_op_params_t *p, cv_op_t op);
+/* Copies the parameters that count (counted wavelet slots and filters, not
+ * the whole 33 KiB): what a job keeps of a spec's params. */
+void cv_op_params_copy(cv_op_params_t *dst, const cv_op_params_t *src);
 
 /* Hash and equality over the parameters that matter (resolved params: the
  * used wavelets and taps, not the unused tail of fixed arrays), for batch

@@ -107,8 +107,12 @@ static int mp_begin(void *u, const cv_mp_part_t *part, cv_error_t *err) {
       return cv_error_set(err, CV_EINVALID_ARGUMENT, "inputs", "two multipart parts named '%s'", part->name);
   if (b->n_parts == CV_MP_MAX_PARTS)
     return cv_error_set(err, CV_EINVALID_ARGUMENT, "inputs", "more than %d multipart inputs", CV_MP_MAX_PARTS);
+  size_t nlen = strlen(part->name);
+  if (nlen >= CV_NAME_MAX)
+    return cv_error_set(err, CV_EINVALID_ARGUMENT, "inputs", "multipart part name '%.40s…' is longer than %d bytes",
+                        part->name, CV_NAME_MAX - 1);
   b->cur = b->n_parts++;
-  snprintf(b->names[b->cur], CV_NAME_MAX, "%s", part->name);
+  memcpy(b->names[b->cur], part->name, nlen + 1);
   cv_npy_sink_free(&b->sink);
   b->sink.max_bytes = b->r->srv->cfg.max_tensor_bytes;
   return 0;

@@ -3,6 +3,7 @@
  * until a SIGTERM/SIGINT drain completes, then shuts everything down in
  * order and exits 0 (2 on a bad configuration, 1 when start-up fails). */
 #include <signal.h>
+#include <sys/prctl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,6 +79,7 @@ static void set_passive_omp(char **argv) {
 
 int main(int argc, char **argv) {
   set_passive_omp(argv);
+  prctl(PR_SET_NAME, "convoyd"); /* after the re-exec the kernel would call it "exe" */
   signal(SIGPIPE, SIG_IGN);
   cv_server_t *s = calloc(1, sizeof *s);
   if (!s) return 1;

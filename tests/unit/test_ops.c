@@ -70,11 +70,24 @@ static void test_defaults(void) {
   CV_ASSERT_EQ(p.u.conv.groups, 1);
   CV_ASSERT_EQ(p.u.conv.padding_mode, CV_PADMODE_ZEROS);
   CV_ASSERT_EQ(p.u.conv.algo, CV_CONV_ALGO_AUTO);
-  /* two default-filled structs compare equal byte for byte (batch keys) */
-  cv_op_params_t q;
+  /* two default-filled structs are equal as batch keys, and a copy is too */
+  static cv_op_params_t q, r;
+  memset(&q, 0xab, sizeof q); /* leftovers in unused slots must not matter */
   cv_op_params_default(&p, CV_OP_SEPCONV);
   cv_op_params_default(&q, CV_OP_SEPCONV);
-  CV_ASSERT_EQ(memcmp(&p, &q, sizeof p), 0);
+  CV_ASSERT(cv_op_params_equal(&p, &q));
+  cv_op_params_default(&p, CV_OP_DWT);
+  memset(&q, 0xcd, sizeof q);
+  cv_op_params_default(&q, CV_OP_DWT);
+  CV_ASSERT(cv_op_params_equal(&p, &q));
+  CV_ASSERT_EQ(q.u.dwt.level, CV_LEVEL_AUTO);
+  p.u.dwt.n_wavelets = 1;
+  cv_wavelet_from_info(&p.u.dwt.wavelets[0], cv_wavelet_find("db2"));
+  memset(&r, 0xee, sizeof r);
+  cv_op_params_copy(&r, &p);
+  CV_ASSERT(cv_op_params_equal(&p, &r));
+  CV_ASSERT_EQ(r.u.dwt.wavelets[0].len, 4);
+  CV_ASSERT_EQ(r.u.dwt.wavelets[0].dec_lo[3] == p.u.dwt.wavelets[0].dec_lo[3], 1);
 }
 
 static void test_docs(void) {
