@@ -116,7 +116,10 @@ int cv_job_create(cv_job_t **out, const cv_op_params_t *params, int n_in, const 
   atomic_init(&j->cancel_requested, false);
   make_id(j->id, sizeof j->id);
   j->op = params->op;
-  j->params = malloc(sizeof *j->params);
+  int max_rank = 1; /* infer fills one wavelet slot per transformed axis: at most the inputs' rank */
+  for (int i = 0; i < n_in; i++)
+    if (tensors[i] && tensors[i]->a.ndim > max_rank) max_rank = tensors[i]->a.ndim;
+  j->params = malloc(cv_op_params_size(params, max_rank));
   if (j->params) cv_op_params_copy(j->params, params);
   j->priority = 5;
   j->in = calloc(n_in > 0 ? (size_t)n_in : 1, sizeof *j->in);

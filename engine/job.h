@@ -38,7 +38,8 @@ struct cv_job_s {
   atomic_int refs;
   char id[CV_JOB_ID_MAX];          /* "j_" + 16 hex digits */
   cv_op_t op;
-  cv_op_params_t *params;          /* resolved by cv_op_infer; freed when the job ends (32 KiB) */
+  cv_op_params_t *params;          /* resolved by cv_op_infer; freed when the job ends. Sized by
+                                    * cv_op_params_size: only the counted slots exist, never copy it whole */
   int n_in;
   cv_io_t *in;                     /* views of in_t[i] */
   cv_tensor_t **in_t;              /* one reference each */

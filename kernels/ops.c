@@ -118,7 +118,6 @@ static void params_clear(cv_op_params_t *p, cv_op_t op) {
     case CV_OP_IDWT: {
       cv_dwt_params_t *d = &p->u.dwt;
       memset(d, 0, offsetof(cv_dwt_params_t, wavelets));
-      memset(&d->n_modes, 0, sizeof *d - offsetof(cv_dwt_params_t, n_modes));
       for (int i = 0; i < CV_MAX_DIMS; i++) {
         memset(d->wavelets[i].name, 0, sizeof d->wavelets[i].name);
         d->wavelets[i].len = 0;
@@ -146,7 +145,6 @@ void cv_op_params_copy(cv_op_params_t *dst, const cv_op_params_t *src) {
       const cv_dwt_params_t *s = &src->u.dwt;
       cv_dwt_params_t *d = &dst->u.dwt;
       memcpy(d, s, offsetof(cv_dwt_params_t, wavelets));
-      memcpy(&d->n_modes, &s->n_modes, sizeof *d - offsetof(cv_dwt_params_t, n_modes));
       int n = s->n_wavelets < 0 ? 0 : s->n_wavelets > CV_MAX_DIMS ? CV_MAX_DIMS : s->n_wavelets;
       memcpy(d->wavelets, s->wavelets, (size_t)n * sizeof s->wavelets[0]);
       return;
@@ -167,6 +165,29 @@ void cv_op_params_copy(cv_op_params_t *dst, const cv_op_params_t *src) {
       break;
   }
   dst->u.conv = src->u.conv;
+}
+
+size_t cv_op_params_size(const cv_op_params_t *src, int max_slots) {
+  const size_t u = offsetof(cv_op_params_t, u);
+  switch (src->op) {
+    case CV_OP_DWT:
+    case CV_OP_IDWT: {
+      int n = src->u.dwt.n_wavelets > max_slots ? src->u.dwt.n_wavelets : max_slots;
+      if (n < 1) n = 1;
+      if (n > CV_MAX_DIMS) n = CV_MAX_DIMS;
+      return u + offsetof(cv_dwt_params_t, wavelets) + (size_t)n * sizeof(cv_wavelet_t);
+    }
+    case CV_OP_SEPCONV: {
+      int n = src->u.sepconv.n_filters;
+      if (n < 1) n = 1;
+      if (n > CV_SEPCONV_MAX_FILTERS) n = CV_SEPCONV_MAX_FILTERS;
+      return u + offsetof(cv_sepconv_params_t, filters) + (size_t)n * sizeof(cv_sepconv_filter_t);
+    }
+    case CV_OP_CONV:
+    case CV_OP_COUNT:
+      break;
+  }
+  return sizeof(cv_op_params_t) < u + sizeof(cv_conv_params_t) ? sizeof(cv_op_params_t) : u + sizeof(cv_conv_params_t);
 }
 
 void cv_op_params_default(cv_op_params_t *p, cv_op_t op) {
@@ -238,7 +259,6 @@ static int param_spans(const cv_op_params_t *p, span_t *sp, int cap) {
         SPAN(w->rec_lo, taps);
         SPAN(w->rec_hi, taps);
       }
-      SPAN(&d->n_modes, sizeof *d - offsetof(cv_dwt_params_t, n_modes));
       break;
     }
     case CV_OP_SEPCONV: {

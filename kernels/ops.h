@@ -61,12 +61,12 @@ typedef struct cv_dwt_params_s {
   int n_axes;                      /* -1 = all axes (resolved by infer) */
   int axes[CV_MAX_DIMS];           /* as given (negative allowed); infer normalises */
   int level;                       /* >= 0 or CV_LEVEL_AUTO */
-  int n_wavelets;                  /* 1 = every axis; else one per axis */
-  cv_wavelet_t wavelets[CV_MAX_DIMS];
   int n_modes;                     /* 1 = every axis; else one per axis */
   cv_mode_t modes[CV_MAX_DIMS];
   int n_shape;                     /* idwt only: crop shape, 0 = none */
   int64_t shape[CV_MAX_DIMS];
+  int n_wavelets;                  /* 1 = every axis; else one per axis */
+  cv_wavelet_t wavelets[CV_MAX_DIMS];   /* last: a job allocates only the slots it can use */
 } cv_dwt_params_t;                 /* dwt and idwt share it */
 
 /* ---- sepconv ---- */
@@ -155,6 +155,11 @@ void cv_op_params_default(cv_op_params_t *p, cv_op_t op);
 /* Copies the parameters that count (counted wavelet slots and filters, not
  * the whole 33 KiB): what a job keeps of a spec's params. */
 void cv_op_params_copy(cv_op_params_t *dst, const cv_op_params_t *src);
+/* Bytes of a cv_op_params_t that hold src's counted slots and room for
+ * max_slots wavelet slots (dwt/idwt: infer fills one per transformed axis);
+ * the big slot arrays are the last members, so a shorter allocation works
+ * for every reader that stays within the counted slots. */
+size_t cv_op_params_size(const cv_op_params_t *src, int max_slots);
 
 /* Hash and equality over the parameters that matter (resolved params: the
  * used wavelets and taps, not the unused tail of fixed arrays), for batch
