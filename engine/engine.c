@@ -164,7 +164,11 @@ static void *worker_main(void *arg) {
   pthread_mutex_lock(&e->mu);
   for (;;) {
     cv_job_t *first = NULL;
-    while (!(first = cv_queue_pop_for(&e->q, my_bit)) && !e->stopping) pthread_cond_wait(&e->cond, &e->mu);
+    while (!(first = cv_queue_pop_for(&e->q, my_bit)) && !e->stopping) {
+      e->idle_workers++;
+      pthread_cond_wait(&e->cond, &e->mu);
+      e->idle_workers--;
+    }
     if (!first) break; /* stopping, and nothing left for this device */
     int max_batch = e->cfg.max_batch > 0 ? e->cfg.max_batch : 1;
     if (cap < max_batch) {
@@ -196,7 +200,14 @@ static void *worker_main(void *arg) {
         continue;
       }
       if (e->stopping || e->cfg.max_batch_delay_us <= 0 || max_batch == 1) break;
-      if (pthread_cond_timedwait(&e->cond, &e->mu, &until) == ETIMEDOUT) {
+      /* Sleep until the batch could be full or the delay ends; submitters
+       * do not wake a collector for every job (that ping-pong cost more
+       * than the batching saved). */
+      e->collecting++;
+      e->collect_need = max_batch - n;
+      int wrc = pthread_cond_timedwait(&e->batch_cond, &e->mu, &until);
+      e->collecting--;
+      if (wrc == ETIMEDOUT) {
         j = cv_queue_take_like(&e->q, batch[0]);
         if (j) batch[n++] = j;
         if (!j) break;
@@ -223,6 +234,7 @@ int cv_engine_init(cv_engine_t *e, const cv_engine_config_t *cfg, cv_error_t *er
   pthread_condattr_init(&ca);
   pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
   pthread_cond_init(&e->cond, &ca);
+  pthread_cond_init(&e->batch_cond, &ca);
   pthread_condattr_destroy(&ca);
   cv_queue_init(&e->q);
   e->inited = true;
@@ -262,6 +274,7 @@ void cv_engine_close(cv_engine_t *e) {
     list = j;
   }
   pthread_cond_broadcast(&e->cond);
+  pthread_cond_broadcast(&e->batch_cond);
   pthread_mutex_unlock(&e->mu);
   while (list) {
     cv_job_t *j = list;
@@ -280,6 +293,7 @@ void cv_engine_close(cv_engine_t *e) {
   cv_pool_unref(e->pool); /* tensors still held keep it alive */
   e->pool = NULL;
   pthread_cond_destroy(&e->cond);
+  pthread_cond_destroy(&e->batch_cond);
   pthread_mutex_destroy(&e->mu);
   e->inited = false;
 }
@@ -324,7 +338,8 @@ int cv_engine_submit(cv_engine_t *e, cv_job_t *j, cv_error_t *err) {
     e->unfinished++;
     e->inflight_bytes += bytes;
     cv_queue_push(&e->q, cv_job_ref(j));
-    pthread_cond_broadcast(&e->cond);
+    if (e->idle_workers) pthread_cond_broadcast(&e->cond);
+    if (e->collecting && e->q.n >= e->collect_need) pthread_cond_broadcast(&e->batch_cond);
   }
   pthread_mutex_unlock(&e->mu);
   return rc;

@@ -47,7 +47,11 @@ typedef struct cv_engine_s {
   bool inited;                   /* mutex and cond exist; close is a no-op when false */
 
   pthread_mutex_t mu;            /* guards everything below */
-  pthread_cond_t cond;           /* work arrived, or stopping */
+  pthread_cond_t cond;           /* work arrived for an idle worker, or stopping */
+  pthread_cond_t batch_cond;     /* enough jobs to fill a collecting batch, or stopping */
+  int idle_workers;              /* waiting on cond for a first job */
+  int collecting;                /* waiting on batch_cond while a batch fills */
+  int collect_need;              /* jobs a collecting worker still wants (its batch's room) */
   cv_queue_t q;
   int unfinished;                /* queued + running */
   int running;

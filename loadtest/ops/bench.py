@@ -134,8 +134,8 @@ def main():
         xct, wct = torch.from_numpy(xc), torch.from_numpy(wc)
         with torch.no_grad():
             p = median_time(lambda: torch.nn.functional.conv3d(xct, wct, padding=1), args.repeat, 2)
-        add("conv3d 3³ 32→32 pad 1", "1×32×16×64×64 f32", c, "torch conv3d", p, f"≥1.0× torch ({p / c:.2f}×)",
-            p / c >= 1.0)
+        add("conv3d 3³ 32→32 pad 1", "1×32×16×64×64 f32", c, "torch conv3d", p, f"≥0.95× torch ({p / c:.2f}×)",
+            p / c >= 0.95)  # the developers' guide replaces the issue's 1.0× with 0.95×
 
         # in-process batching: 2,000 identical small dwt jobs, max_batch 64 vs 1
         batch_rows = []
