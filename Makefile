@@ -7,9 +7,11 @@ CMAKE_ARGS ?=
 PY ?= /usr/bin/python3
 LISTEN ?= 127.0.0.1:8080
 DATA_DIR ?= var
+# PyPI tools for tests (openapi-spec-validator), in their own venv
+TOOLS_VENV ?= .venv-tools
 
 DEB_PKGS := build-essential cmake ninja-build pkg-config ccache libmicrohttpd-dev libcjson-dev \
-            libuv1-dev libdnnl-dev zlib1g-dev python3 python3-numpy python3-scipy python3-pywt \
+            libuv1-dev libdnnl-dev zlib1g-dev python3 python3-venv python3-numpy python3-scipy python3-pywt \
             python3-torch python3-yaml python3-requests prometheus wrk curl
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -25,10 +27,13 @@ deps:
 	  echo "installing: $$missing"; \
 	  $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q $$missing; \
 	fi
+	@[ -x $(TOOLS_VENV)/bin/openapi-spec-validator ] || { $(PY) -m venv $(TOOLS_VENV) && \
+	  $(TOOLS_VENV)/bin/pip install -q openapi-spec-validator; }
 
 $(BUILD)/build.ninja: | deps
 	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release -DCONVOY_PYTHON=$(PY) \
-	  -DCMAKE_C_COMPILER_LAUNCHER=ccache $(CMAKE_ARGS)
+	  -DCMAKE_C_COMPILER_LAUNCHER=ccache -DCONVOY_OPENAPI_VALIDATOR=$(CURDIR)/$(TOOLS_VENV)/bin/openapi-spec-validator \
+	  $(CMAKE_ARGS)
 
 configure: $(BUILD)/build.ninja
 
