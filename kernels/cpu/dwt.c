@@ -122,12 +122,7 @@ static int fwd_level(const fwd_t *f, const char *in, int threads, fws_t *w) {
     return 0;
   }
   /* rows: split long rows so that every thread has work */
-  int64_t chunks = 1;
-  if (row && B < 2 * threads) {
-    chunks = (2 * threads + B - 1) / (B > 0 ? B : 1);
-    int64_t most = pl->n_units / CV_DWT_ROW_CHUNK_MIN;
-    if (chunks > most) chunks = most > 0 ? most : 1;
-  }
+  int64_t chunks = cv__dwt_row_chunks(row, B, threads, pl->n_units);
   int64_t per = row ? chunks : pl->n_units, items = B * per;
   int nth = threads;
   if (f->sz_in[0] < CV_DWT_PAR_MIN || items < 2) nth = 1;

@@ -111,6 +111,15 @@ void cv_frow_idwt(const cv_fplan_t *pl, const cv_fk_t *fk, const void *a, const 
 #define CV_DWT_PAR_MIN 32768                 /* elements below which a level runs on one thread */
 #define CV_DWT_ROW_CHUNK_MIN 2048            /* fewest units of one row handed to a thread */
 
+/* How many pieces each of B items is cut into so that `threads` threads
+ * have work: 1 unless the pass runs by rows and there are fewer than two
+ * items a thread; never pieces below CV_DWT_ROW_CHUNK_MIN units. */
+static inline int64_t cv__dwt_row_chunks(int row, int64_t B, int threads, int64_t units) {
+  if (!row || B >= 2 * threads) return 1;
+  int64_t chunks = (2 * threads + B - 1) / (B > 0 ? B : 1), most = units / CV_DWT_ROW_CHUNK_MIN;
+  return chunks > most ? (most > 0 ? most : 1) : chunks;
+}
+
 /* An array as the kernels see it: real elements, complex as a trailing 2. */
 typedef struct cv_fgeom_s {
   int rank;

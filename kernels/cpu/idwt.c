@@ -202,12 +202,7 @@ static int inv_level(const inv_t *f, int threads, iws_t *w) {
     }
     return 0;
   }
-  int64_t chunks = 1;
-  if (row && B < 2 * threads) {
-    chunks = (2 * threads + B - 1) / (B > 0 ? B : 1);
-    int64_t most = pairs / CV_DWT_ROW_CHUNK_MIN;
-    if (chunks > most) chunks = most > 0 ? most : 1;
-  }
+  int64_t chunks = cv__dwt_row_chunks(row, B, threads, pairs);
   int64_t per = row ? chunks : pairs, items = B * per;
   int nth = threads;
   if (f->sz_o[0] < CV_DWT_PAR_MIN || items < 2) nth = 1;
