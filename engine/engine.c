@@ -37,8 +37,11 @@ static void release_slot(cv_engine_t *e, cv_job_t *j, bool was_running) {
 
 static void end_job(cv_engine_t *e, cv_job_t *j, cv_job_state_t st, const cv_error_t *err,
                     bool was_running) {
+  /* Finish (and run done) before giving the slot back: a drain that sees no
+   * unfinished job must also see its completion already posted. */
+  bool ended = cv_job_finish(j, st, err);
   release_slot(e, j, was_running);
-  if (cv_job_finish(j, st, err)) atomic_fetch_add(&e->stats.jobs_by_state[st], 1);
+  if (ended) atomic_fetch_add(&e->stats.jobs_by_state[st], 1);
   cv_job_unref(j); /* the engine's reference */
 }
 
@@ -194,7 +197,7 @@ static void *worker_main(void *arg) {
     struct timespec until;
     abs_time_after_us(&until, e->cfg.max_batch_delay_us);
     while (n < max_batch) {
-      cv_job_t *j = cv_queue_take_like(&e->q, batch[0]);
+      cv_job_t *j = cv_queue_take_like(&e->q, batch[0], my_bit);
       if (j) {
         batch[n++] = j;
         continue;
@@ -208,7 +211,7 @@ static void *worker_main(void *arg) {
       int wrc = pthread_cond_timedwait(&e->batch_cond, &e->mu, &until);
       e->collecting--;
       if (wrc == ETIMEDOUT) {
-        j = cv_queue_take_like(&e->q, batch[0]);
+        j = cv_queue_take_like(&e->q, batch[0], my_bit);
         if (j) batch[n++] = j;
         if (!j) break;
       }

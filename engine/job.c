@@ -34,6 +34,12 @@ int64_t cv_now_ns(void) {
   return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+int64_t cv_deadline_after_ms(int64_t created_ns, int64_t timeout_ms) {
+  if (timeout_ms <= 0) return 0;
+  if (timeout_ms > (INT64_MAX - created_ns) / 1000000) return 0; /* beyond any clock: no deadline */
+  return created_ns + timeout_ms * 1000000;
+}
+
 int64_t cv_now_rt_ns(void) {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
@@ -66,7 +72,7 @@ static uint64_t key_hash(const cv_job_t *j) {
 
 bool cv_job_same_key(const cv_job_t *a, const cv_job_t *b) {
   if (a->key_hash != b->key_hash || a->n_in != b->n_in) return false;
-  if (!a->params && b->params && cv_op_params_equal(a->params, b->params)) return false;
+  if (!a->params || !b->params || !cv_op_params_equal(a->params, b->params)) return false;
   for (int i = 0; i < a->n_in; i++) {
     const cv_io_t *x = &a->in[i], *y = &b->in[i];
     if (strcmp(x->name, y->name) || x->a.dtype != y->a.dtype || x->a.ndim != y->a.ndim ||

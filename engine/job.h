@@ -87,6 +87,9 @@ bool cv_job_finish(cv_job_t *j, cv_job_state_t st, const cv_error_t *err);
  * Returns true when it ended. */
 bool cv_job_wait(cv_job_t *j, int64_t timeout_ms);
 
+/* created_ns + timeout_ms, saturating (a huge timeout means no deadline). */
+int64_t cv_deadline_after_ms(int64_t created_ns, int64_t timeout_ms);
+
 int64_t cv_now_ns(void);      /* CLOCK_MONOTONIC */
 int64_t cv_now_rt_ns(void);   /* CLOCK_REALTIME */
 

@@ -62,10 +62,10 @@ bool cv_queue_remove(cv_queue_t *q, cv_job_t *j) {
   return false;
 }
 
-cv_job_t *cv_queue_take_like(cv_queue_t *q, const cv_job_t *like) {
+cv_job_t *cv_queue_take_like(cv_queue_t *q, const cv_job_t *like, uint32_t mask) {
   for (int p = 0; p < CV_PRIORITY_LEVELS; p++)
     for (cv_job_t *prev = NULL, *it = q->head[p]; it; prev = it, it = it->next)
-      if (cv_job_same_key(it, like)) {
+      if ((it->device_mask & mask) && cv_job_same_key(it, like)) {
         unlink_at(q, p, prev, it);
         return it;
       }

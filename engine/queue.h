@@ -19,6 +19,7 @@ cv_job_t *cv_queue_pop(cv_queue_t *q);                        /* highest priorit
 /* Like cv_queue_pop, among jobs whose device_mask has any bit of mask. */
 cv_job_t *cv_queue_pop_for(cv_queue_t *q, uint32_t mask);
 bool cv_queue_remove(cv_queue_t *q, cv_job_t *j);            /* true when j was queued (ref returns to caller) */
-cv_job_t *cv_queue_take_like(cv_queue_t *q, const cv_job_t *like);   /* first job with like's batch key */
+/* First job with like's batch key that a device in mask may run. */
+cv_job_t *cv_queue_take_like(cv_queue_t *q, const cv_job_t *like, uint32_t mask);
 
 #endif

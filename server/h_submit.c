@@ -200,7 +200,7 @@ int cv_h_jobs_post(cv_req_t *r) {
   j->user_free = jobctx_free;
   if (rc) goto fail;
   j->priority = sp->priority;
-  if (sp->timeout_ms > 0) j->deadline_ns = j->created_ns + sp->timeout_ms * 1000000;
+  j->deadline_ns = cv_deadline_after_ms(j->created_ns, sp->timeout_ms);
   j->done = cv_server_job_done;
   j->done_arg = s;
   if (r->fmt == CV_FMT_NPY && jc->sink == CV_SINK_NONE) {

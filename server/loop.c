@@ -27,9 +27,8 @@ void cv_server_job_done(cv_job_t *j, void *arg) {
   if (s->done_tail) s->done_tail->done_next = jc;
   else s->done_head = jc;
   s->done_tail = jc;
-  bool live = s->loop_inited;
+  if (s->loop_inited) uv_async_send(&s->wake); /* under mu: close_all clears loop_inited under it */
   pthread_mutex_unlock(&s->mu);
-  if (live) uv_async_send(&s->wake);
 }
 
 /* A finished job turns FAILED after the engine said SUCCEEDED (keep or a
@@ -162,9 +161,8 @@ void cv_posting_done(cv_req_t *r) {
   cv_server_t *s = r->srv;
   if (atomic_fetch_sub(&s->posting, 1) == 1 && atomic_load(&s->draining)) {
     pthread_mutex_lock(&s->mu);
-    bool live = s->loop_inited;
+    if (s->loop_inited) uv_async_send(&s->wake);   /* the drain may be complete now; under mu, see above */
     pthread_mutex_unlock(&s->mu);
-    if (live) uv_async_send(&s->wake);   /* the drain may be complete now */
   }
 }
 

@@ -214,7 +214,7 @@ static int make_job(const cli_opts_t *o, cv_spec_t *spec, cv_job_t **job, cv_err
   rc = cv_job_create(job, &spec->params, spec->n_inputs, names, tensors, err);
   if (rc) return rc;
   (*job)->priority = spec->priority;
-  if (spec->timeout_ms > 0) (*job)->deadline_ns = (*job)->created_ns + spec->timeout_ms * 1000000;
+  (*job)->deadline_ns = cv_deadline_after_ms((*job)->created_ns, spec->timeout_ms);
   return 0;
 }
 
