@@ -151,7 +151,20 @@ int cv_job_create(cv_job_t **out, const cv_op_params_t *params, int n_in, const 
     job_free(j);
     return rc;
   }
-  for (int i = 0; i < j->outs.n_out; i++) j->out_bytes += cv_array_nbytes(&j->outs.out[i].a);
+  for (int i = 0; i < j->outs.n_out; i++) {
+    const cv_array_t *a = &j->outs.out[i].a;
+    size_t nb;
+    rc = cv_shape_check(a->dtype, a->ndim, a->shape, 0, &nb, "inputs", err);
+    if (!rc && nb > SIZE_MAX / 16 - j->out_bytes)
+      rc = cv_error_set(err, CV_EPAYLOAD_TOO_LARGE, "inputs", "the outputs would not fit in memory");
+    if (rc) {
+      snprintf(err->message, sizeof err->message, "output %s of shape rank %d is too large for memory",
+               j->outs.out[i].name, a->ndim);
+      job_free(j);
+      return rc;
+    }
+    j->out_bytes += nb;
+  }
   j->key_hash = key_hash(j);
   j->created_ns = cv_now_ns();
   j->created_rt_ns = cv_now_rt_ns();

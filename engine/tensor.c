@@ -16,19 +16,21 @@ int cv_shape_check(cv_dtype_t dt, int ndim, const int64_t *shape, size_t max_byt
                         CV_MAX_DIMS);
   size_t n = cv_dtype_size(dt);
   if (n == 0) return cv_error_set(err, CV_EUNSUPPORTED_DTYPE, field, "unknown dtype");
+  bool empty = false;
   for (int i = 0; i < ndim; i++) {
     if (shape[i] < 0)
       return cv_error_set(err, CV_EINVALID_ARGUMENT, field, "shape[%d] is negative (%lld)", i,
                           (long long)shape[i]);
     if (shape[i] == 0) {
-      n = 0;
+      empty = true;
       continue;
     }
-    if (n != 0 && (uint64_t)shape[i] > SIZE_MAX / n)
+    /* the other dims stay bounded even when one is 0: kernels index with them */
+    if ((uint64_t)shape[i] > (SIZE_MAX / 16) / n)
       return cv_error_set(err, CV_EPAYLOAD_TOO_LARGE, field, "shape overflows the address space");
     n *= (size_t)shape[i];
   }
-  /* a zero dim makes the product 0; later dims still must be checked above */
+  if (empty) n = 0;
   if (max_bytes && n > max_bytes)
     return cv_error_set(err, CV_EPAYLOAD_TOO_LARGE, field,
                         "tensor of %zu bytes exceeds the limit of %zu bytes", n, max_bytes);

@@ -165,6 +165,9 @@ static int level_result(const cv_dwt_params_t *p, const int64_t *b, int64_t *r, 
   memcpy(r, b, sizeof(int64_t) * (size_t)ndim);
   for (int i = 0; i < p->n_axes; i++) {
     int ax = p->axes[i];
+    if (b[ax] > (INT64_MAX / 16) / 2)
+      return cv_error_set(err, CV_EPAYLOAD_TOO_LARGE, "level",
+                          "reconstructing that many levels makes axis %d of the result too long", ax);
     r[ax] = cv_idwt_out_len(b[ax], p->wavelets[i].len, p->modes[i]);
     if (r[ax] <= 0) {
       char f[CV_NAME_MAX + 8];

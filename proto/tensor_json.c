@@ -4,6 +4,7 @@
  * Any thread. */
 #include "tensor_json.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -129,7 +130,10 @@ static int store(fill_t *f, const cJSON *v) {
     case CV_DTYPE_F16: ((uint16_t *)f->data)[i] = cv_f64_to_f16(d); break;
     case CV_DTYPE_BF16: ((uint16_t *)f->data)[i] = cv_f64_to_bf16(d); break;
     case CV_DTYPE_F32:
-    case CV_DTYPE_C64: ((float *)f->data)[i] = (float)d; break;   /* complex: leaf i is re or im */
+    case CV_DTYPE_C64: /* complex: leaf i is re or im. At or past FLT_MAX + half an ulp (where
+                        * rounding overflows) → ±inf, as NumPy; the cast itself would be UB there. */
+      ((float *)f->data)[i] = fabs(d) >= 0x1.ffffffp127 ? (d > 0 ? INFINITY : -INFINITY) : (float)d;
+      break;
     case CV_DTYPE_F64:
     case CV_DTYPE_C128: ((double *)f->data)[i] = d; break;
     case CV_DTYPE_BOOL:

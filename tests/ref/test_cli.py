@@ -139,6 +139,16 @@ with tempfile.TemporaryDirectory() as tmp:
     ref64 = pywt.wavedecn(x.astype(np.float64), "db2", level=1, axes=[1])
     check("npy big-endian fortran", r == 0 and np.allclose(np.load(out_npz)["a"], ref64[0], rtol=1e-12), job)
 
+    # sizes that would overflow are refused, not wrapped (payload_too_large)
+    one = os.path.join(tmp, "one.npy")
+    np.save(one, np.ones((1, 1, 1, 1, 1), np.float32))
+    expect_error("conv huge padding", ["run", "-", "-i", f"x={one}", "-i", f"w={one}"],
+                 {"op": "conv", "padding": 2147483647}, "payload_too_large", "inputs")
+    a3 = os.path.join(tmp, "a3.npy")
+    np.save(a3, np.ones(3))
+    expect_error("idwt level 64", ["run", "-", "-i", f"a={a3}"],
+                 {"op": "idwt", "wavelet": "haar", "mode": "periodization", "level": 64}, "payload_too_large", "level")
+
     # usage errors
     r, _ = run(["run"])
     check("usage no spec", r == 2)

@@ -87,6 +87,8 @@ static void test_shape_check(void) {
   CV_ASSERT_STREQ(e.field, "inputs.x.shape");
   CV_ASSERT_OK(cv_shape_check(CV_DTYPE_F64, 3, zero, 0, &n, "shape", &e));
   CV_ASSERT_EQ(n, 0);
+  int64_t zero_huge[2] = {0, INT64_MAX}; /* empty, but the other dim must still be sane */
+  CV_ASSERT_EQ(cv_shape_check(CV_DTYPE_F64, 2, zero_huge, 0, &n, "shape", &e), -CV_EPAYLOAD_TOO_LARGE);
   CV_ASSERT_EQ(cv_shape_check(CV_DTYPE_F32, 2, huge, 0, &n, "shape", &e), -CV_EPAYLOAD_TOO_LARGE);
   CV_ASSERT_EQ(cv_shape_check(CV_DTYPE_F32, 3, ok, 95, &n, "shape", &e), -CV_EPAYLOAD_TOO_LARGE);
   CV_ASSERT_EQ(cv_shape_check(CV_DTYPE_F32, CV_MAX_DIMS + 1, ok, 0, &n, "shape", &e), -CV_EINVALID_ARGUMENT);
