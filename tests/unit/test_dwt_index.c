@@ -1,7 +1,7 @@
 /* test_dwt_index.c — the device-callable index math of kernels/dwt_index.h,
- * checked on the CPU: extension terms and values against dwt_math.c's
- * cv_ext_terms / cv_ext_value_* for every mode, short and long signals and
- * far-out positions; conv padding indexes against padded arrays built the
+ * checked on the CPU: extension terms stay inside the signal, and the
+ * device-side sums cv_ix_ext_* equal dwt_math.c's cv_ext_value_* for every
+ * mode, short and long signals and far-out positions; conv padding indexes against padded arrays built the
  * way torch.nn.functional.pad describes them. */
 #include "../../kernels/dwt_index.h"
 #include "runner.h"
@@ -9,20 +9,18 @@
 #define N_MAX 9
 #define I_RANGE 45
 
-static void test_terms_match_dwt_math(void) {
+/* cv_ext_terms is now this same function (dwt_math.c calls it), so terms
+ * are checked against pywt in test_dwt_math; here: every term indexes
+ * inside the signal, for any position. */
+static void test_terms_in_range(void) {
   for (int m = 0; m < CV_MODE_COUNT; m++)
     for (int64_t n = 1; n <= N_MAX; n++)
       for (int64_t i = -I_RANGE; i <= I_RANGE; i++) {
-        int64_t q0[CV_EXT_MAX_TERMS], q1[CV_EXT_MAX_TERMS];
-        double c0[CV_EXT_MAX_TERMS], c1[CV_EXT_MAX_TERMS];
-        int a = cv_ext_terms(n, i, (cv_mode_t)m, q0, c0);
-        int b = cv_ix_ext_terms(n, i, (cv_mode_t)m, q1, c1);
-        if (a != b) CV_FAIL_("mode %s n %lld i %lld: %d terms vs %d", cv_mode_name((cv_mode_t)m), (long long)n, (long long)i, a, b);
-        for (int t = 0; t < a; t++) {
-          CV_ASSERT_EQ(q0[t], q1[t]);
-          CV_ASSERT_NEAR(c0[t], c1[t], 0.0);
-          CV_ASSERT(q1[t] >= 0 && q1[t] < n);
-        }
+        int64_t q[CV_EXT_MAX_TERMS];
+        double c[CV_EXT_MAX_TERMS];
+        int k = cv_ix_ext_terms(n, i, (cv_mode_t)m, q, c);
+        CV_ASSERT(k >= 0 && k <= CV_EXT_MAX_TERMS);
+        for (int t = 0; t < k; t++) CV_ASSERT(q[t] >= 0 && q[t] < n);
       }
 }
 
@@ -93,5 +91,5 @@ static void test_conv_pad(void) {
   CV_ASSERT_EQ(cv_ix_pad(20, 10, 3, CV_PADMODE_REPLICATE), 2);
 }
 
-#define CV_TEST_LIST(XX) XX(terms_match_dwt_math) XX(values_match_dwt_math) XX(known_points) XX(conv_pad)
+#define CV_TEST_LIST(XX) XX(terms_in_range) XX(values_match_dwt_math) XX(known_points) XX(conv_pad)
 CV_TEST_MAIN(CV_TEST_LIST)
