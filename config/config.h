@@ -68,6 +68,8 @@ typedef enum {
   XX(MAX_BATCH, max_batch, INT, 0, "64", 1, 4096, 1, NULL, "jobs per backend call")                 \
   XX(MAX_BATCH_DELAY_US, max_batch_delay_us, INT, 0, "500", 0, 1000000, 1, NULL,                    \
      "how long a partial batch waits for more jobs, in microseconds")                              \
+  XX(INLINE_MAX_BYTES, inline_max_bytes, SIZE, 0, "64KiB", 0, CV_GIB, 1, NULL,                      \
+     "sync CPU jobs up to this many bytes (inputs + outputs) run on the HTTP thread, unqueued; 0 = never") \
   XX(WAIT_S, wait_s, INT, 0, "30", 0, 3600, 1, NULL,                                                \
      "how long a synchronous request waits before answering 202")                                  \
   XX(RESULT_TTL_S, result_ttl_s, INT, 0, "600", 1, 604800, 1, NULL,                                 \

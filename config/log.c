@@ -1,8 +1,10 @@
 /* log.c — formats text and JSON log lines (JSON string escaping, UTF-8
  * checked), writes each under the logger's mutex with one write(2), and makes
- * request ids from a thread-local xoshiro256** seeded with getentropy.
+ * request ids from cv_rand_u64 (thread-local xoshiro256**).
  * Called from every thread; the only shared state is the cv_logger_t. */
 #include "log.h"
+
+#include "../kernels/rand.h"
 
 #include <errno.h>
 #include <math.h>
@@ -262,51 +264,10 @@ void cv_log_access(cv_logger_t *lg, const char *rid, const char *method, const c
 
 /* ---- request ids ---- */
 
-typedef struct {
-  uint64_t s[4];
-  pid_t pid;   /* a forked child reseeds instead of repeating its parent's ids */
-} rng_t;
-
-static _Thread_local rng_t tl_rng;
-
-static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-
-static uint64_t splitmix(uint64_t *x) {
-  uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
-
-static void rng_seed(rng_t *r) {
-  if (getentropy(r->s, sizeof r->s) != 0) {   /* no entropy source: mix what differs */
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    uint64_t x = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 20) ^ (uint64_t)(uintptr_t)r ^
-                 ((uint64_t)getpid() << 40);
-    for (int i = 0; i < 4; i++) r->s[i] = splitmix(&x);
-  }
-  if (!(r->s[0] | r->s[1] | r->s[2] | r->s[3])) r->s[0] = 1;   /* xoshiro needs a non-zero state */
-  r->pid = getpid();
-}
-
-static uint64_t rng_next(rng_t *r) {   /* xoshiro256** */
-  uint64_t *s = r->s, res = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
-  s[2] ^= s[0];
-  s[3] ^= s[1];
-  s[1] ^= s[2];
-  s[0] ^= s[3];
-  s[2] ^= t;
-  s[3] = rotl(s[3], 45);
-  return res;
-}
-
 void cv_request_id_make(char out[33]) {
   static const char hex[] = "0123456789abcdef";
-  rng_t *r = &tl_rng;
-  if (r->pid != getpid()) rng_seed(r);
   for (int w = 0; w < 2; w++) {
-    uint64_t x = rng_next(r);
+    uint64_t x = cv_rand_u64();
     for (int i = 0; i < 16; i++) out[w * 16 + i] = hex[(x >> (60 - 4 * i)) & 0xF];
   }
   out[32] = '\0';

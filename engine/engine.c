@@ -52,9 +52,15 @@ static void fail_item(cv_work_t *w, int rc, const char *msg) {
   cv_error_set(&w->err, (cv_err_t)-rc, NULL, "%s", msg);
 }
 
-static void run_batch(cv_engine_t *e, cv_device_t *dev, cv_job_t **jobs, int n) {
-  cv_work_t *items = calloc((size_t)n, sizeof *items);
-  cv_job_t **live = calloc((size_t)n, sizeof *live);
+#define CV_ENGINE_STACK_BATCH 8   /* batches this small keep their bookkeeping on the stack */
+
+static void run_batch(cv_engine_t *e, cv_device_t *dev, cv_job_t **jobs, int n, int max_threads) {
+  cv_work_t items_s[CV_ENGINE_STACK_BATCH], ok_s[CV_ENGINE_STACK_BATCH];
+  cv_job_t *live_s[CV_ENGINE_STACK_BATCH];
+  bool heap = n > CV_ENGINE_STACK_BATCH;
+  cv_work_t *items = heap ? calloc((size_t)n, sizeof *items) : items_s;
+  cv_job_t **live = heap ? calloc((size_t)n, sizeof *live) : live_s;
+  if (!heap) memset(items_s, 0, (size_t)n * sizeof *items);
   int m = 0;
   int64_t now = cv_now_ns();
   for (int i = 0; i < n; i++) {
@@ -110,14 +116,14 @@ static void run_batch(cv_engine_t *e, cv_device_t *dev, cv_job_t **jobs, int n) 
   }
   if (m > 0) {
     /* Items that failed allocation carry rc != 0: run only the rest. */
-    cv_work_t *ok = calloc((size_t)m, sizeof *ok);
+    cv_work_t *ok = heap ? calloc((size_t)m, sizeof *ok) : ok_s;
     int k = 0;
     for (int i = 0; ok && i < m; i++)
       if (items[i].rc == 0) ok[k++] = items[i];
     if (!ok) {
       for (int i = 0; i < m; i++) fail_item(&items[i], -CV_EOUT_OF_MEMORY, "no memory to run a batch");
     } else if (k > 0) {
-      cv_batch_t b = {.n = k, .items = ok};
+      cv_batch_t b = {.n = k, .items = ok, .max_threads = max_threads};
       int rc = dev->backend->run(dev, &b);
       for (int i = 0, r = 0; i < m; i++) {
         if (items[i].rc) continue;
@@ -127,7 +133,7 @@ static void run_batch(cv_engine_t *e, cv_device_t *dev, cv_job_t **jobs, int n) 
       atomic_fetch_add(&e->stats.batches, 1);
       atomic_fetch_add(&e->stats.batched_jobs, (uint_fast64_t)k);
     }
-    free(ok);
+    if (heap) free(ok);
   }
   for (int i = 0; i < m; i++) {
     cv_job_t *j = live[i];
@@ -142,8 +148,10 @@ static void run_batch(cv_engine_t *e, cv_device_t *dev, cv_job_t **jobs, int n) 
       end_job(e, j, CV_JOB_SUCCEEDED, NULL, true);
     }
   }
-  free(items);
-  free(live);
+  if (heap) {
+    free(items);
+    free(live);
+  }
 }
 
 /* ---- the worker: take a job, gather same-key jobs, run ---- */
@@ -173,6 +181,7 @@ static void *worker_main(void *arg) {
       e->idle_workers--;
     }
     if (!first) break; /* stopping, and nothing left for this device */
+    w->busy = true;
     int max_batch = e->cfg.max_batch > 0 ? e->cfg.max_batch : 1;
     if (cap < max_batch) {
       cv_job_t **nb = realloc(batch, (size_t)max_batch * sizeof *nb);
@@ -189,6 +198,7 @@ static void *worker_main(void *arg) {
         cv_error_set(&err, CV_EOUT_OF_MEMORY, NULL, "no memory to schedule the job");
         end_job(e, j, CV_JOB_FAILED, &err, true);
         pthread_mutex_lock(&e->mu);
+        w->busy = false;
         continue;
       }
     }
@@ -218,8 +228,9 @@ static void *worker_main(void *arg) {
     }
     e->running += n;
     pthread_mutex_unlock(&e->mu);
-    run_batch(e, w->dev, batch, n);
+    run_batch(e, w->dev, batch, n, 0);
     pthread_mutex_lock(&e->mu);
+    w->busy = false;
   }
   pthread_mutex_unlock(&e->mu);
   free(batch);
@@ -232,6 +243,7 @@ int cv_engine_init(cv_engine_t *e, const cv_engine_config_t *cfg, cv_error_t *er
   memset(e, 0, sizeof *e);
   e->cfg = *cfg;
   if (e->cfg.max_batch < 1) e->cfg.max_batch = 1;
+  atomic_init(&e->inline_max_bytes, cfg->inline_max_bytes);
   pthread_mutex_init(&e->mu, NULL);
   pthread_condattr_t ca;
   pthread_condattr_init(&ca);
@@ -254,6 +266,9 @@ int cv_engine_init(cv_engine_t *e, const cv_engine_config_t *cfg, cv_error_t *er
     return cv_error_set(err, CV_EOUT_OF_MEMORY, NULL, "no memory for the buffer pool");
   }
   e->n_devs = n;
+  e->cpu_dev = -1;
+  for (int i = 0; i < n; i++)
+    if (strcmp(e->devs[i].kind, "cpu") == 0) e->cpu_dev = i;
   for (int i = 0; i < n; i++) {
     e->workers[i].engine = e;
     e->workers[i].dev = &e->devs[i];
@@ -316,6 +331,56 @@ static uint32_t eligible_devices(const cv_engine_t *e, const cv_job_t *j) {
   return gpus ? gpus : cpus;
 }
 
+/* Counts a job in (e->mu held), or says why not. */
+static int admit_locked(cv_engine_t *e, size_t bytes, cv_error_t *err) {
+  if (e->stopping) return cv_error_set(err, CV_ESHUTTING_DOWN, NULL, "the engine is shutting down");
+  if (e->unfinished >= e->cfg.max_queue_jobs)
+    return cv_error_set(err, CV_EQUEUE_FULL, NULL, "%d jobs are unfinished (max_queue_jobs)", e->unfinished);
+  if (e->cfg.max_inflight_bytes && e->inflight_bytes + bytes > e->cfg.max_inflight_bytes)
+    return cv_error_set(err, CV_EQUEUE_FULL, NULL, "in-flight bytes would exceed max_inflight_bytes");
+  e->unfinished++;
+  e->inflight_bytes += bytes;
+  return 0;
+}
+
+static int check_size(const cv_engine_t *e, size_t bytes, cv_error_t *err) {
+  if (e->cfg.max_inflight_bytes && bytes > e->cfg.max_inflight_bytes)
+    return cv_error_set(err, CV_EPAYLOAD_TOO_LARGE, NULL,
+                        "the job needs %zu bytes of inputs and outputs, over max_inflight_bytes (%zu)",
+                        bytes, e->cfg.max_inflight_bytes);
+  return 0;
+}
+
+int cv_engine_run_inline(cv_engine_t *e, cv_job_t *j, cv_error_t *err) {
+  size_t bytes = j->in_bytes + j->out_bytes;
+  size_t lim = atomic_load_explicit(&e->inline_max_bytes, memory_order_relaxed);
+  if (e->cpu_dev < 0 || lim == 0 || bytes > lim) return 0;
+  uint32_t cpu = 1u << e->cpu_dev;
+  if (eligible_devices(e, j) != cpu) return 0;   /* a GPU takes it (and batches it), or no device can */
+  int rc = check_size(e, bytes, err);
+  if (rc) return rc;
+  cv_device_t *dev = &e->devs[e->cpu_dev];
+  pthread_mutex_lock(&e->mu);
+  if (e->q.n > 0 || e->workers[e->cpu_dev].busy || e->inline_running >= (dev->threads > 0 ? dev->threads : 1)) {
+    pthread_mutex_unlock(&e->mu);
+    return 0;
+  }
+  if (!(rc = admit_locked(e, bytes, err))) {
+    e->running++;
+    e->inline_running++;
+  }
+  pthread_mutex_unlock(&e->mu);
+  if (rc) return rc;
+  j->device_mask = cpu;
+  cv_job_ref(j);   /* the engine's reference, dropped as the job ends */
+  cv_job_t *one[1] = {j};
+  run_batch(e, dev, one, 1, 1);
+  pthread_mutex_lock(&e->mu);
+  e->inline_running--;
+  pthread_mutex_unlock(&e->mu);
+  return 1;
+}
+
 int cv_engine_submit(cv_engine_t *e, cv_job_t *j, cv_error_t *err) {
   size_t bytes = j->in_bytes + j->out_bytes;
   j->device_mask = eligible_devices(e, j);
@@ -325,21 +390,11 @@ int cv_engine_submit(cv_engine_t *e, cv_job_t *j, cv_error_t *err) {
         return e->devs[i].backend->explain(&e->devs[i], j->params, j->in, j->n_in, err);
     return cv_error_set(err, CV_EUNSUPPORTED_OP, "op", "no device supports this %s job", cv_op_name(j->op));
   }
-  if (e->cfg.max_inflight_bytes && bytes > e->cfg.max_inflight_bytes)
-    return cv_error_set(err, CV_EPAYLOAD_TOO_LARGE, NULL,
-                        "the job needs %zu bytes of inputs and outputs, over max_inflight_bytes (%zu)",
-                        bytes, e->cfg.max_inflight_bytes);
+  int rc = check_size(e, bytes, err);
+  if (rc) return rc;
   pthread_mutex_lock(&e->mu);
-  int rc = 0;
-  if (e->stopping) {
-    rc = cv_error_set(err, CV_ESHUTTING_DOWN, NULL, "the engine is shutting down");
-  } else if (e->unfinished >= e->cfg.max_queue_jobs) {
-    rc = cv_error_set(err, CV_EQUEUE_FULL, NULL, "%d jobs are unfinished (max_queue_jobs)", e->unfinished);
-  } else if (e->cfg.max_inflight_bytes && e->inflight_bytes + bytes > e->cfg.max_inflight_bytes) {
-    rc = cv_error_set(err, CV_EQUEUE_FULL, NULL, "in-flight bytes would exceed max_inflight_bytes");
-  } else {
-    e->unfinished++;
-    e->inflight_bytes += bytes;
+  rc = admit_locked(e, bytes, err);
+  if (!rc) {
     cv_queue_push(&e->q, cv_job_ref(j));
     if (e->idle_workers) pthread_cond_broadcast(&e->cond);
     if (e->collecting && e->q.n >= e->collect_need) pthread_cond_broadcast(&e->batch_cond);
@@ -367,6 +422,10 @@ void cv_engine_set_batching(cv_engine_t *e, int max_batch, int64_t max_batch_del
   e->cfg.max_batch = max_batch < 1 ? 1 : max_batch;
   e->cfg.max_batch_delay_us = max_batch_delay_us < 0 ? 0 : max_batch_delay_us;
   pthread_mutex_unlock(&e->mu);
+}
+
+void cv_engine_set_inline(cv_engine_t *e, size_t inline_max_bytes) {
+  atomic_store(&e->inline_max_bytes, inline_max_bytes);
 }
 
 void cv_engine_gauges(cv_engine_t *e, int *queued, int *running, size_t *inflight_bytes) {

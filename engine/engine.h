@@ -22,6 +22,7 @@ typedef struct cv_engine_config_s {
   int max_batch;                 /* jobs per backend call (>= 1) */
   int64_t max_batch_delay_us;    /* how long a partial batch waits for more */
   size_t pool_cached_bytes;      /* output buffers kept for reuse; 0 = default (1/16 of RAM, <= 2 GiB) */
+  size_t inline_max_bytes;       /* cv_engine_run_inline: largest job (in + out); 0 = never inline */
 } cv_engine_config_t;
 
 void cv_engine_config_default(cv_engine_config_t *cfg);
@@ -37,6 +38,7 @@ typedef struct cv_engine_worker_s {
   cv_device_t *dev;
   pthread_t thread;
   bool started;
+  bool busy;                     /* gathering or running a batch (e->mu) */
 } cv_engine_worker_t;
 
 typedef struct cv_engine_s {
@@ -54,6 +56,9 @@ typedef struct cv_engine_s {
   int collect_need;              /* jobs a collecting worker still wants (its batch's room) */
   cv_queue_t q;
   int unfinished;                /* queued + running */
+  int inline_running;            /* jobs running on their submitters' threads */
+  atomic_size_t inline_max_bytes;   /* cfg.inline_max_bytes, reloadable */
+  int cpu_dev;                   /* index of the CPU device in devs, -1 when none */
   int running;
   size_t inflight_bytes;
   bool stopping;
@@ -71,12 +76,24 @@ void cv_engine_close(cv_engine_t *e);
  * payload_too_large or shutting_down. j->priority / deadline_ns / done are set
  * by the caller beforehand. */
 int cv_engine_submit(cv_engine_t *e, cv_job_t *j, cv_error_t *err);
+/* Runs a small job on the calling thread instead of queueing it: no
+ * hand-off, no wake-up, one CPU thread. The fast path of an idle CPU
+ * device, taken only when j's inputs + outputs fit inline_max_bytes, only
+ * the CPU device can run it (GPU jobs batch), nothing is queued (an inline
+ * job never overtakes a queued one), the CPU worker is neither gathering
+ * nor running a batch (then j queues and batches with what comes next) and
+ * fewer jobs than CPU threads run inline already. Admission is
+ * cv_engine_submit's. Returns 1 when j ran and has ended (its done callback,
+ * if set, was called), 0 when the caller should cv_engine_submit it, or
+ * -CV_E… as submit refuses. */
+int cv_engine_run_inline(cv_engine_t *e, cv_job_t *j, cv_error_t *err);
 /* A queued job ends cancelled at once; a running one is flagged and ends
  * cancelled when its batch returns. Returns 0, or -CV_ECONFLICT when it had
  * already ended. */
 int cv_engine_cancel(cv_engine_t *e, cv_job_t *j);
 /* Reloadable batching knobs (SIGHUP). */
 void cv_engine_set_batching(cv_engine_t *e, int max_batch, int64_t max_batch_delay_us);
+void cv_engine_set_inline(cv_engine_t *e, size_t inline_max_bytes);
 
 /* Snapshot of the gauges. */
 void cv_engine_gauges(cv_engine_t *e, int *queued, int *running, size_t *inflight_bytes);

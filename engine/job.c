@@ -2,6 +2,8 @@
  * and the one place where a job reaches a final state. Any thread. */
 #include "job.h"
 
+#include "../kernels/rand.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,13 +104,13 @@ static void job_free(cv_job_t *j) {
 
 static void make_id(char *id, size_t cap) {
   /* 64 random bits: ids are not guessable and need no shared counter. */
-  uint64_t r = 0;
-  unsigned char b[8];
-  if (getentropy(b, sizeof b) == 0)
-    memcpy(&r, b, sizeof r);
-  else
-    r = (uint64_t)cv_now_rt_ns() ^ (uint64_t)(uintptr_t)&r;
-  snprintf(id, cap, "j_%016llx", (unsigned long long)r);
+  static const char hex[] = "0123456789abcdef";
+  uint64_t r = cv_rand_u64();
+  if (cap < 19) return;
+  id[0] = 'j';
+  id[1] = '_';
+  for (int i = 0; i < 16; i++) id[2 + i] = hex[(r >> (60 - 4 * i)) & 0xF];
+  id[18] = 0;
 }
 
 int cv_job_create(cv_job_t **out, const cv_op_params_t *params, int n_in, const char *const *names,

@@ -5,6 +5,8 @@
  * unlocked, so no free, munmap or callback ever runs under the lock. */
 #include "store.h"
 
+#include "../kernels/rand.h"
+
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -470,12 +472,7 @@ void cv_store_list_free(cv_job_t **jobs, int n) {
 
 static void new_tensor_id(const cv_store_t *s, char id[CV_STORE_ID_MAX]) {
   do {
-    uint64_t r = 0;
-    unsigned char b[8];
-    if (getentropy(b, sizeof b) == 0)
-      memcpy(&r, b, sizeof r);
-    else   /* getentropy of 8 bytes does not fail on Linux ≥ 3.17; stay unique anyway */
-      r = (uint64_t)cv_now_rt_ns() * 0x9e3779b97f4a7c15ull ^ (uint64_t)(uintptr_t)id;
+    uint64_t r = cv_rand_u64();
     snprintf(id, CV_STORE_ID_MAX, "t_%016llx", (unsigned long long)r);
   } while (hash_find(s, id, KIND_TENSOR) || hash_find(s, id, KIND_JOB));
 }

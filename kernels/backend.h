@@ -41,6 +41,7 @@ typedef struct cv_work_s {
 typedef struct cv_batch_s {
   int n;
   cv_work_t *items;
+  int max_threads;                /* CPU threads the run may use; 0 = the device's own */
 } cv_batch_t;
 
 typedef enum { CV_COPY_H2D, CV_COPY_D2H, CV_COPY_D2D } cv_copy_dir_t;

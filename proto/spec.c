@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "json_arena.h"
 #include "json_num.h"
 #include "spec_internal.h"
 #include "tensor_json.h"
@@ -360,9 +361,13 @@ static void spec_clear(cv_spec_t *s) {
 int cv_spec_parse(const char *json, size_t len, const cv_spec_limits_t *lim, cv_spec_t *out, cv_error_t *err) {
   spec_clear(out);
   const char *end = json;
+  bool arena = cv_json_arena_open();   /* the tree is deleted below, before the arena closes */
   cJSON *root = cJSON_ParseWithLengthOpts(json, len, &end, 0);
   size_t off = end && end >= json ? (size_t)(end - json) : 0;
-  if (!root) return cv_error_set(err, CV_EINVALID_JSON, NULL, "the spec is not valid JSON (at byte %zu)", off);
+  if (!root) {
+    if (arena) cv_json_arena_close();
+    return cv_error_set(err, CV_EINVALID_JSON, NULL, "the spec is not valid JSON (at byte %zu)", off);
+  }
   while (off < len && (json[off] == ' ' || json[off] == '\t' || json[off] == '\n' || json[off] == '\r')) off++;
   int rc = 0;
   if (off < len)
@@ -372,6 +377,7 @@ int cv_spec_parse(const char *json, size_t len, const cv_spec_limits_t *lim, cv_
   else
     rc = spec_from_object(root, lim, out, err);
   cJSON_Delete(root);
+  if (arena) cv_json_arena_close();
   if (rc) cv_spec_free(out);
   return rc;
 }

@@ -201,8 +201,6 @@ int cv_h_jobs_post(cv_req_t *r) {
   if (rc) goto fail;
   j->priority = sp->priority;
   j->deadline_ns = cv_deadline_after_ms(j->created_ns, sp->timeout_ms);
-  j->done = cv_server_job_done;
-  j->done_arg = s;
   if (r->fmt == CV_FMT_NPY && jc->sink == CV_SINK_NONE) {
     int sel = 0;
     for (int i = 0; i < jc->n_out; i++) sel += !jc->selected || jc->selected[i];
@@ -222,14 +220,25 @@ int cv_h_jobs_post(cv_req_t *r) {
     rc = cv_error_set(&r->err, (cv_err_t)-rc, NULL, "cannot register the job");
     goto fail;
   }
-  rc = cv_engine_submit(&s->engine, j, &r->err);
+  /* small sync jobs without a disk sink run right here when the CPU is
+   * idle (no queue, no suspend); the rest go to the engine's queue */
+  rc = !async && wait_s > 0 && jc->sink == CV_SINK_NONE ? cv_engine_run_inline(&s->engine, j, &r->err) : 0;
+  bool ran = rc == 1;
+  if (ran) {
+    cv_server_finish_inline(s, j);
+    rc = 0;
+  } else if (rc == 0) {
+    j->done = cv_server_job_done;
+    j->done_arg = s;
+    rc = cv_engine_submit(&s->engine, j, &r->err);
+  }
   cv_posting_done(r);
   if (rc) {
     cv_store_remove_job(&s->store, j);
     goto fail;
   }
   cv_log_job(&s->log, CV_LOG_DEBUG, r->rid, j->id, NULL, "accepted %s job (%s)", cv_op_name(j->op),
-             async ? "async" : "sync");
+             async ? "async" : ran ? "sync, ran inline" : "sync");
   if (async) {
     rc = cv_reply_job(r, MHD_HTTP_ACCEPTED, j);
     cv_job_unref(j);

@@ -70,8 +70,8 @@ static void wake_waiters(cv_server_t *s, cv_jobctx_t *jc, cv_req_t *only, cv_wai
   }
 }
 
-/* The job's end as clients see it: store, metrics, waiters. */
-static void finish_job(cv_server_t *s, cv_job_t *j) {
+/* The job's end as clients see it: keep, store, metrics, log; then done. */
+static void record_job(cv_server_t *s, cv_job_t *j) {
   cv_jobctx_t *jc = j->user;
   cv_job_state_t st = (cv_job_state_t)atomic_load(&j->state);
   if (st == CV_JOB_SUCCEEDED && jc->keep) {
@@ -110,7 +110,31 @@ static void finish_job(cv_server_t *s, cv_job_t *j) {
                cv_err_name(j->error.code), j->error.message);
   }
   atomic_store_explicit(&jc->done, true, memory_order_release);
-  wake_waiters(s, jc, NULL, CV_WAIT_DONE);
+}
+
+/* Loop thread: recorded, and every waiter answers. */
+static void finish_job(cv_server_t *s, cv_job_t *j) {
+  record_job(s, j);
+  wake_waiters(s, j->user, NULL, CV_WAIT_DONE);
+}
+
+void cv_server_finish_inline(cv_server_t *s, cv_job_t *j) {
+  cv_jobctx_t *jc = j->user;
+  if (!jc) return;
+  record_job(s, j);
+  /* done is set: a waiter registering from now on answers at once; one
+   * registered before is listed here, and only the loop thread resumes it */
+  pthread_mutex_lock(&s->mu);
+  if (jc->waiters && !jc->job) {
+    jc->job = cv_job_ref(j);
+    jc->wake_only = true;
+    jc->done_next = NULL;
+    if (s->done_tail) s->done_tail->done_next = jc;
+    else s->done_head = jc;
+    s->done_tail = jc;
+    if (s->loop_inited) uv_async_send(&s->wake);
+  }
+  pthread_mutex_unlock(&s->mu);
 }
 
 static void sink_done(cv_server_t *s, cv_job_t *j) {
@@ -133,6 +157,12 @@ static void on_wake(uv_async_t *a) {
     jc->done_next = NULL;
     cv_job_t *j = jc->job;
     jc->job = NULL;
+    if (jc->wake_only) {
+      jc->wake_only = false;
+      wake_waiters(s, jc, NULL, CV_WAIT_DONE);
+      cv_job_unref(j);
+      continue;
+    }
     if (atomic_load(&j->state) == CV_JOB_SUCCEEDED && jc->sink != CV_SINK_NONE) {
       if (cv_sink_start(s, j, sink_done) == 0) continue;   /* sink_done finishes it */
       cv_error_t e;
@@ -360,6 +390,7 @@ static void reload(cv_server_t *s) {
   if (cv_auth_load(&s->auth, c->api_keys_file, &err))
     cv_log(&s->log, CV_LOG_ERROR, NULL, "SIGHUP: API keys not reloaded: %s", err.message);
   cv_engine_set_batching(&s->engine, c->max_batch, c->max_batch_delay_us);
+  cv_engine_set_inline(&s->engine, c->inline_max_bytes);
   atomic_store(&s->max_batch, c->max_batch);
   atomic_store(&s->max_batch_delay_us, (int64_t)c->max_batch_delay_us);
   atomic_store(&s->wait_s, c->wait_s);

@@ -2,6 +2,7 @@
  * store, metrics and the HTTP daemon, runs the libuv loop on the main thread
  * until a SIGTERM/SIGINT drain completes, then shuts everything down in
  * order and exits 0 (2 on a bad configuration, 1 when start-up fails). */
+#include <malloc.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <stdio.h>
@@ -10,6 +11,7 @@
 #include <unistd.h>
 
 #include "../engine/paths.h"
+#include "../proto/json_arena.h"
 #include "../proto/ops_json.h"
 #include "../proto/wavelet_json.h"
 #include "server.h"
@@ -44,6 +46,7 @@ static int start(cv_server_t *s, cv_error_t *err) {
   ec.max_inflight_bytes = c->max_inflight_bytes;
   ec.max_batch = c->max_batch;
   ec.max_batch_delay_us = c->max_batch_delay_us;
+  ec.inline_max_bytes = c->inline_max_bytes;
   if ((rc = cv_engine_init(&s->engine, &ec, err))) return rc;
   if (!(s->ops_json = cv_ops_json_text(&s->ops_len)) || !(s->wavelets_json = cv_wavelets_list_json()))
     return cv_error_set(err, CV_EOUT_OF_MEMORY, NULL, "no memory");
@@ -77,8 +80,21 @@ static void set_passive_omp(char **argv) {
   /* exec failed: carry on with the default policy */
 }
 
+/* glibc hands freed heap tops back to the kernel past 128 KiB and serves
+ * blocks past 128 KiB with fresh mmaps: a request that allocates and frees
+ * a few hundred KiB then pays page faults every time, on every MHD thread's
+ * arena. Keep up to 64 MiB per arena; big buffers (tensors) come from the
+ * engine's pool anyway. */
+static void tune_malloc(void) {
+  mallopt(M_TRIM_THRESHOLD, 64 << 20);
+  mallopt(M_MMAP_THRESHOLD, 4 << 20);
+  mallopt(M_TOP_PAD, 1 << 20);
+}
+
 int main(int argc, char **argv) {
   set_passive_omp(argv);
+  tune_malloc();
+  cv_json_hooks_install();   /* before any thread: cJSON's hooks are process-wide */
   prctl(PR_SET_NAME, "convoyd"); /* after the re-exec the kernel would call it "exe" */
   signal(SIGPIPE, SIG_IGN);
   cv_server_t *s = calloc(1, sizeof *s);

@@ -287,6 +287,21 @@ static int reply_npz(cv_req_t *r, cv_job_t *j, unsigned status) {
   return 0;
 }
 
+/* About the size of a job JSON with data: the job fields, then per output
+ * its fields and data (base64, or shortest round-trip numbers and commas). */
+#define CV_JOB_JSON_BASE 1024
+#define CV_OUTPUT_JSON_BASE 256
+static size_t result_json_hint(cv_job_t *j, const cv_jobctx_t *jc, bool b64) {
+  size_t n = CV_JOB_JSON_BASE;
+  for (int i = 0; j->out_t && i < j->outs.n_out; i++) {
+    if (!is_selected(jc, i) || !j->out_t[i]) continue;
+    const cv_array_t *a = &j->out_t[i]->a;
+    size_t bytes = cv_array_nbytes(a), es = cv_dtype_size(a->dtype);
+    n += CV_OUTPUT_JSON_BASE + (b64 ? (bytes + 2) / 3 * 4 : bytes / (es ? es : 1) * (es <= 4 ? 14 : 24));
+  }
+  return n;
+}
+
 int cv_reply_result(cv_req_t *r, cv_job_t *j, unsigned status) {
   cv_jobctx_t *jc = j->user;
   if (r->fmt == CV_FMT_NPZ) return reply_npz(r, j, status);
@@ -307,6 +322,7 @@ int cv_reply_result(cv_req_t *r, cv_job_t *j, unsigned status) {
   cv_jobctx_json_opts(j, true, r->b64, &o);
   cv_strbuf_t sb;
   cv_strbuf_init(&sb, 0);
+  cv_strbuf_reserve(&sb, result_json_hint(j, jc, r->b64));   /* one allocation, no regrowth */
   cv_job_json_append(&sb, j, &o);
   return cv_reply_strbuf(r, status, "application/json", &sb);
 }

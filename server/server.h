@@ -82,6 +82,7 @@ struct cv_jobctx_s {
   cv_req_t *waiters;                     /* sync submits and long polls on this job */
   cv_jobctx_t *done_next;                /* the server's completion list … */
   cv_job_t *job;                         /* … and its job (a reference while listed) */
+  bool wake_only;                        /* … listed only to wake waiters (finished inline) */
 };
 
 /* Builds the job JSON options from a job's context (state "running" until
@@ -290,6 +291,10 @@ int cv_loop_init(cv_server_t *s, cv_error_t *err);
 void cv_loop_run(cv_server_t *s);
 /* The engine's done callback (any thread): queues the completion. */
 void cv_server_job_done(cv_job_t *j, void *arg);
+/* A job that ran inline (cv_engine_run_inline) on this MHD thread and has
+ * no disk sink: its completion (keep, store, metrics) is processed here;
+ * waiters from other requests, if any, are woken by the loop thread. */
+void cv_server_finish_inline(cv_server_t *s, cv_job_t *j);
 /* Registers r as a waiter on j (r->job set); returns true when the job had
  * already finished (no wait: answer now). Suspends r's connection otherwise. */
 bool cv_wait_begin(cv_req_t *r, cv_job_t *j, int64_t wait_ms);

@@ -10,6 +10,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "../proto/json_arena.h"
 #include "../engine/engine.h"
 #include "../engine/paths.h"
 #include "../kernels/wavelet.h"
@@ -487,6 +488,7 @@ static int cmd_ops(void) {
 }
 
 int main(int argc, char **argv) {
+  cv_json_hooks_install();   /* before any thread: cJSON's hooks are process-wide */
   if (argc < 2) {
     fputs(usage, stderr);
     return 2;

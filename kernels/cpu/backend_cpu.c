@@ -55,6 +55,7 @@ static size_t item_bytes(const cv_work_t *w) {
 
 static int cpu_run(cv_device_t *dev, cv_batch_t *b) {
   int threads = dev->threads > 0 ? dev->threads : 1;
+  if (b->max_threads > 0 && b->max_threads < threads) threads = b->max_threads;
   bool small = b->n > 1;
   size_t total = 0;
   for (int i = 0; small && i < b->n; i++) {

@@ -156,6 +156,7 @@ int cv_fplan_dwt(cv_fplan_t *pl, int64_t n, const cv_wavelet_t *w, cv_mode_t mod
   pl->n_units = cv_dwt_coeff_len(n, c.F, mode);
   pl->step = 2;
   pl->n_terms = c.F;
+  if (!(pl->terms = malloc(sizeof *pl->terms * (size_t)c.F))) return -CV_EOUT_OF_MEMORY;
   for (int j = 0; j < c.F; j++) pl->terms[j] = (cv_fterm_t){0, c.base - j, c.lo[j], c.hi[j]};
   pl->min_pos = c.base - (c.F - 1);
   pl->max_pos = c.base;
@@ -198,6 +199,7 @@ int cv_fplan_idwt(cv_fplan_t *pl, int64_t m, const cv_wavelet_t *w, cv_mode_t mo
   pl->n_in = m;
   pl->step = 1;
   pl->mode = mode;
+  if (!(pl->terms = malloc(sizeof *pl->terms * (size_t)(2 * F)))) return -CV_EOUT_OF_MEMORY;
   int n = 0;
   if (mode != CV_MODE_PERIODIZATION) {
     /* pywt's valid upsampling convolution: out[2u + r] = Σ_i f[2i + r]·c[u + h − 1 − i] */
@@ -230,6 +232,8 @@ void cv_fplan_free(cv_fplan_t *pl) {
   free(pl->bnd_first);
   free(pl->bnd);
   free(pl->ext);
+  free(pl->terms);
+  pl->terms = NULL;
   pl->bnd_first = NULL;
   pl->bnd = NULL;
   pl->ext = NULL;

@@ -41,7 +41,7 @@ typedef struct cv_fplan_s {
   int64_t int_lo, int_hi;    /* interior units [int_lo, int_hi): no boundary */
   int n_terms;
   int64_t min_pos, max_pos;  /* range of the interior terms' pos */
-  cv_fterm_t terms[CV_FTERM_MAX];
+  cv_fterm_t *terms;         /* n_terms of them (owned; dwt ≤ F, idwt ≤ 2·F before merging) */
   int64_t n_bnd;             /* boundary units: [0, int_lo) then [int_hi, n_units) */
   int64_t *bnd_first;        /* n_bnd + 1 offsets into bnd */
   cv_fterm_t *bnd;

@@ -172,6 +172,7 @@ static const source_row_t source_rows[] = {
     {"max_inflight_bytes", "\"1gib\"", "1073741824", "5MiB", "5242880", "6KiB", "6144"},
     {"max_batch", "2", "2", "3", "3", "4", "4"},
     {"max_batch_delay_us", "0", "0", "1000", "1000", "1000000", "1000000"},
+    {"inline_max_bytes", "0", "0", "1MiB", "1048576", "64KiB", "65536"},
     {"wait_s", "0", "0", "1", "1", "3600", "3600"},
     {"result_ttl_s", "\"1\"", "1", "2", "2", "604800", "604800"},
     {"result_store_bytes", "1", "1", "2", "2", "1PiB", "1125899906842624"},
@@ -624,9 +625,11 @@ static void test_reload(void) {
   CV_ASSERT_EQ(c.wait_s, 5);              /* the flag still wins */
   CV_ASSERT_STREQ(c.data_dir, "a");       /* needs a restart: kept */
   CV_ASSERT_EQ(c.max_connections, 1024);
-  /* every reloadable option is reloadable, the others are not (design.md §5) */
+  /* every reloadable option is reloadable, the others are not (design.md §5;
+   * inline_max_bytes is ours and reloads with the batching knobs) */
   uint32_t want = CV_CONFIG_BIT(LOG_LEVEL) | CV_CONFIG_BIT(API_KEYS_FILE) | CV_CONFIG_BIT(MAX_BATCH) |
-                  CV_CONFIG_BIT(MAX_BATCH_DELAY_US) | CV_CONFIG_BIT(WAIT_S) | CV_CONFIG_BIT(RESULT_TTL_S);
+                  CV_CONFIG_BIT(MAX_BATCH_DELAY_US) | CV_CONFIG_BIT(WAIT_S) | CV_CONFIG_BIT(RESULT_TTL_S) |
+                  CV_CONFIG_BIT(INLINE_MAX_BYTES);
   for (int i = 0; i < CV_CONFIG_COUNT; i++)
     CV_ASSERT_EQ(cv_config_reloadable((cv_config_opt_t)i), (want >> i) & 1);
   /* a broken file: error, nothing applied */

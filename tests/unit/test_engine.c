@@ -238,7 +238,48 @@ static void test_close_cancels_queued(void) {
   cv_job_unref(a), cv_job_unref(b);
 }
 
+static void test_run_inline(void) {
+  cv_engine_t *e = start(8, 0, 64, 300000);   /* partial batches wait 300 ms */
+  cv_error_t err;
+  /* off (inline_max_bytes 0, the default of the engine config) */
+  cv_job_t *a = haar_job(8, 5);
+  CV_ASSERT_EQ(cv_engine_run_inline(e, a, &err), 0);
+  cv_engine_set_inline(e, 4096);
+  /* idle: runs here, ended on return, one item, the CPU */
+  CV_ASSERT_EQ(cv_engine_run_inline(e, a, &err), 1);
+  CV_ASSERT_EQ(atomic_load(&a->state), CV_JOB_SUCCEEDED);
+  CV_ASSERT_EQ(a->batch_size, 1);
+  CV_ASSERT_STREQ(a->device, "cpu");
+  CV_ASSERT_NEAR(((const double *)a->out_t[0]->a.data)[1], 5.0 / sqrt(2.0), 1e-12);
+  /* too big for the limit: the caller queues it */
+  cv_job_t *big = haar_job(1024, 5);
+  CV_ASSERT_EQ(cv_engine_run_inline(e, big, &err), 0);
+  /* the worker gathers a batch: same-size jobs join it instead */
+  CV_ASSERT_OK(cv_engine_submit(e, big, &err));
+  usleep(20000);
+  cv_job_t *b = haar_job(8, 5), *c = haar_job(16, 5);
+  CV_ASSERT_EQ(cv_engine_run_inline(e, b, &err), 0);
+  CV_ASSERT_OK(cv_engine_submit(e, b, &err));
+  CV_ASSERT_EQ(cv_engine_run_inline(e, c, &err), 0);   /* b is queued: c may not overtake it */
+  CV_ASSERT(cv_job_wait(big, 10000) && cv_job_wait(b, 10000));
+  usleep(20000);   /* the worker goes back to waiting */
+  CV_ASSERT_EQ(cv_engine_run_inline(e, c, &err), 1);
+  CV_ASSERT_EQ(atomic_load(&c->state), CV_JOB_SUCCEEDED);
+  /* admission as submit: a deadline already passed fails the job, not the call */
+  cv_job_t *late = haar_job(8, 5);
+  late->deadline_ns = cv_now_ns() - 1;
+  CV_ASSERT_EQ(cv_engine_run_inline(e, late, &err), 1);
+  CV_ASSERT_EQ(atomic_load(&late->state), CV_JOB_FAILED);
+  int queued, running;
+  size_t bytes;
+  cv_engine_gauges(e, &queued, &running, &bytes);
+  CV_ASSERT_EQ(queued + running, 0);
+  CV_ASSERT_EQ(bytes, 0);
+  cv_engine_close(e);
+  cv_job_unref(a), cv_job_unref(big), cv_job_unref(b), cv_job_unref(c), cv_job_unref(late);
+}
+
 #define CV_TEST_LIST(XX)                                                                   \
   XX(queue_priorities) XX(queue_device_masks) XX(pool_reuse) XX(batch_keys) XX(deadline_saturates) XX(run_one) XX(limits) XX(deadline_and_cancel)       \
-  XX(priority_order_and_batching) XX(close_cancels_queued)
+  XX(priority_order_and_batching) XX(close_cancels_queued) XX(run_inline)
 CV_TEST_MAIN(CV_TEST_LIST)

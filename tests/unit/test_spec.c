@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "../../proto/json_arena.h"
 #include "../../proto/spec.h"
 #include "../../proto/tensor_json.h"
 #include "runner.h"
@@ -874,7 +875,41 @@ static void test_query(void) {
   LEAK_CHECK();
 }
 
+/* The same parses with cJSON's allocations in the per-thread arena (as in
+ * convoyd and the CLI), one spec big enough to outgrow the kept chunk, and
+ * cJSON trees made outside a parse still freed normally. Runs last: the
+ * hooks stay installed. */
+static void test_json_arena(void) {
+  cv_json_hooks_install();
+  test_rows();
+  test_mutations();
+  test_values_inputs();
+  enum { N = 50000 };   /* ~ 50k number nodes: several chunks */
+  cv_strbuf_t sb;
+  cv_strbuf_init(&sb, 0);
+  cv_strbuf_puts(&sb, "{\"op\":\"dwt\",\"wavelet\":\"haar\",\"inputs\":{\"x\":{\"dtype\":\"float64\",\"shape\":[50000],\"data\":[");
+  for (int i = 0; i < N; i++) cv_strbuf_printf(&sb, i ? ",%d.5" : "%d.5", i);
+  cv_strbuf_puts(&sb, "]}}}");
+  CV_ASSERT(!sb.failed);
+  cv_spec_t sp;
+  cv_error_t e;
+  CV_ASSERT_OK(cv_spec_parse(sb.data, sb.len, &(cv_spec_limits_t){.max_tensor_bytes = 1 << 20}, &sp, &e));
+  const double *d = sp.inputs[0].tensor->a.data;
+  CV_ASSERT(d[0] == 0.5 && d[N - 1] == N - 0.5);
+  cv_spec_free(&sp);
+  /* truncated: the arena closes on the error path too, and the next parse works */
+  CV_ASSERT_EQ(cv_spec_parse(sb.data, sb.len / 2, &LIM, &sp, &e), -CV_EINVALID_JSON);
+  cv_strbuf_free(&sb);
+  cJSON *o = cJSON_CreateObject();   /* outside a parse: malloc and free */
+  CV_ASSERT(o && cJSON_AddNumberToObject(o, "a", 1));
+  cJSON_Delete(o);
+  CV_ASSERT(cv_json_arena_open());
+  CV_ASSERT(!cv_json_arena_open());   /* nested: the outer keeps it */
+  cv_json_arena_close();
+  LEAK_CHECK();
+}
+
 #define CV_TEST_LIST(XX)                                                                   \
   XX(rows) XX(mutations) XX(generated_rows) XX(invalid_json_offset) XX(values_dwt) XX(values_sepconv)    \
-  XX(values_conv) XX(values_inputs) XX(query)
+  XX(values_conv) XX(values_inputs) XX(query) XX(json_arena)
 CV_TEST_MAIN(CV_TEST_LIST)
