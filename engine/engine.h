@@ -22,6 +22,7 @@ typedef struct cv_engine_config_s {
   int max_batch;                 /* jobs per backend call (>= 1) */
   int64_t max_batch_delay_us;    /* how long a partial batch waits for more */
   size_t pool_cached_bytes;      /* output buffers kept for reuse; 0 = default (1/16 of RAM, <= 2 GiB) */
+  const char *data_dir;          /* GPU conv plans under data_dir/plans; NULL = memory only */
 } cv_engine_config_t;
 
 void cv_engine_config_default(cv_engine_config_t *cfg);
