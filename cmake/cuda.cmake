@@ -53,8 +53,10 @@ function(convoy_find_cuda_lib var header)
   endif()
 endfunction()
 
-# cuBLAS (pointwise conv as GEMM), cuFFT (linked for the FFT conv path, not yet
-# used), cuDNN (pip ships only libcudnn.so.9: found by its full name).
+# cuBLAS (pointwise and kernel == stride conv as GEMM), cuFFT (FFT conv for
+# large kernels), cuDNN (graph API conv and depth-tap; pip ships only
+# libcudnn.so.9: found by its full name). Each is optional: without it the
+# build defines no CONVOY_HAVE_<LIB> and that conv candidate is off.
 convoy_find_cuda_lib(CUBLAS cublas_v2.h cublas libcublas.so.13)
 convoy_find_cuda_lib(CUFFT cufft.h cufft libcufft.so.12)
 convoy_find_cuda_lib(CUDNN cudnn.h cudnn libcudnn.so.9)
@@ -67,6 +69,8 @@ add_library(convoy_cuda STATIC
   kernels/cuda/idwt.cu
   kernels/cuda/sepconv.cu
   kernels/cuda/conv.cu
+  kernels/cuda/conv_fft.cu
+  kernels/cuda/conv_cudnn.c
 )
 target_include_directories(convoy_cuda PUBLIC ${CMAKE_SOURCE_DIR})
 # C flags reach only the C files (convoy_flags is language-guarded); nvcc gets its own.

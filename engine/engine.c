@@ -253,7 +253,8 @@ int cv_engine_init(cv_engine_t *e, const cv_engine_config_t *cfg, cv_error_t *er
   pthread_condattr_destroy(&ca);
   cv_queue_init(&e->q);
   e->inited = true;
-  cv_backend_config_t bc = {.threads = cfg->threads, .want_cpu = cfg->want_cpu, .want_cuda = cfg->want_cuda};
+  cv_backend_config_t bc = {
+      .threads = cfg->threads, .want_cpu = cfg->want_cpu, .want_cuda = cfg->want_cuda, .data_dir = cfg->data_dir};
   int n = cv_devices_open(e->devs, CV_MAX_DEVICES, &bc, err);
   if (n < 0) return n;
   size_t cache = cfg->pool_cached_bytes;

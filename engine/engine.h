@@ -23,6 +23,7 @@ typedef struct cv_engine_config_s {
   int64_t max_batch_delay_us;    /* how long a partial batch waits for more */
   size_t pool_cached_bytes;      /* output buffers kept for reuse; 0 = default (1/16 of RAM, <= 2 GiB) */
   size_t inline_max_bytes;       /* cv_engine_run_inline: largest job (in + out); 0 = never inline */
+  const char *data_dir;          /* GPU conv plans under data_dir/plans; NULL = memory only */
 } cv_engine_config_t;
 
 void cv_engine_config_default(cv_engine_config_t *cfg);

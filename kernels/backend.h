@@ -69,6 +69,7 @@ struct cv_backend_i {
 typedef struct cv_backend_config_s {
   int threads;              /* CPU worker threads; 0 = cores */
   bool want_cpu, want_cuda; /* config "backend": auto = both */
+  const char *data_dir;     /* GPU conv plan cache in data_dir/plans; NULL = memory only */
 } cv_backend_config_t;
 
 /* Fills devs with every device found: CUDA ones first (when built in and
@@ -80,7 +81,8 @@ void cv_devices_close(cv_device_t *devs, int n);
 
 int cv_cpu_device_open(cv_device_t *dev, int threads);
 #ifdef CONVOY_HAVE_CUDA
-int cv_cuda_devices_open(cv_device_t *devs, int max);   /* count (0 when none) */
+/* count (0 when none); data_dir as in cv_backend_config_t */
+int cv_cuda_devices_open(cv_device_t *devs, int max, const char *data_dir);
 #endif
 
 #endif

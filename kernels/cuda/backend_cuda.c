@@ -1,7 +1,8 @@
 /* backend_cuda.c — the CUDA backend's vtable, device discovery and context:
  * one device per GPU ("cuda:N"), each with three non-blocking streams
  * (upload, compute, download), pinned staging buffers, the device's
- * stream-ordered memory pool and a cuBLAS handle. No driver or no GPU means
+ * stream-ordered memory pool, cuBLAS and cuDNN handles and the conv plan
+ * cache (data_dir/plans/conv-<GPU name>.tsv). No driver or no GPU means
  * zero devices (logged), never a failure. supports() is a pure predicate;
  * run() lives in run_cuda.c. Discovery runs once at start-up; the rest on
  * the device's worker thread. */
@@ -18,6 +19,7 @@
 
 #include "../dwt_math.h"
 #include "backend_cuda.h"
+#include "plan_cache.h"
 
 /* ---- errors and the per-call workspace (cuda_common.h) ---- */
 
@@ -79,23 +81,17 @@ static bool sepconv_ok(const cv_sepconv_params_t *p, const cv_io_t *in, int n_in
   return true;
 }
 
+cv_conv_caps_t cv__cuda_conv_caps(const cv_cuda_ctx_t *ctx) {
+  cv_conv_caps_t caps = {ctx->cublas != NULL, ctx->cufft, ctx->cudnn != NULL, ctx->mem_bytes};
+  return caps;
+}
+
 static bool conv_ok(const cv_cuda_ctx_t *ctx, const cv_conv_params_t *p, const cv_io_t *in, int n_in) {
   cv_cuda_conv_job_t job;
   if (!io_ok(in, n_in) || cv__cuda_conv_geom(p, in, n_in, &job) != 0) return false;
-  switch (p->algo) {
-    case CV_CONV_ALGO_AUTO:
-    case CV_CONV_ALGO_DIRECT:
-      return true;
-    case CV_CONV_ALGO_DEPTHTAP:
-      return job.groups == job.c;
-    case CV_CONV_ALGO_GEMM:
-      return ctx->cublas != NULL && cv_cuda_conv_gemm_fits(&job);
-    case CV_CONV_ALGO_FFT:     /* cuFFT path: not written yet */
-    case CV_CONV_ALGO_CUDNN:   /* cuDNN path: not written yet */
-    case CV_CONV_ALGO_COUNT:
-      break;
-  }
-  return false;
+  if (p->algo == CV_CONV_ALGO_AUTO) return true;   /* the direct kernel runs everything */
+  cv_conv_caps_t caps = cv__cuda_conv_caps(ctx);
+  return cv_conv_algo_applies(&job.g, p->algo, &caps);
 }
 
 static bool cuda_supports(const cv_device_t *dev, const cv_op_params_t *p, const cv_io_t *in, int n_in) {
@@ -153,6 +149,10 @@ static void ctx_free(cv_cuda_ctx_t *ctx) {
 #ifdef CONVOY_HAVE_CUBLAS
   if (ctx->cublas) cublasDestroy((cublasHandle_t)ctx->cublas);
 #endif
+#ifdef CONVOY_HAVE_CUDNN
+  if (ctx->cudnn) cudnnDestroy((cudnnHandle_t)ctx->cudnn);
+#endif
+  cv_plan_cache_close(ctx->plans);
   for (int k = 0; k < CV_CUDA_STAGE_BUFS; k++) {
     if (ctx->stage[k]) (void)cudaFreeHost(ctx->stage[k]);
     if (ctx->stage_ev[k]) (void)cudaEventDestroy(ctx->stage_ev[k]);
@@ -187,6 +187,10 @@ const struct cv_backend_i *cv__cuda_backend(void) { return &cuda_backend; }
 static int ctx_init(cv_cuda_ctx_t *ctx, int ordinal, size_t total_mem) {
   int rc = 0, pools = 0;
   ctx->ordinal = ordinal;
+  ctx->mem_bytes = total_mem;
+#ifdef CONVOY_HAVE_CUFFT
+  ctx->cufft = true;
+#endif
   atomic_init(&ctx->unhealthy, false);
   CV_CUDA_TRY(cudaSetDevice(ordinal));
   CV_CUDA_TRY(cudaDeviceGetAttribute(&pools, cudaDevAttrMemoryPoolsSupported, ordinal));
@@ -221,11 +225,34 @@ static int ctx_init(cv_cuda_ctx_t *ctx, int ordinal, size_t total_mem) {
     }
   }
 #endif
+#ifdef CONVOY_HAVE_CUDNN
+  {
+    cudnnHandle_t h = NULL;
+    if (cudnnCreate(&h) != CUDNN_STATUS_SUCCESS)
+      fprintf(stderr, "convoy cuda: device %d: cudnnCreate failed; the cuDNN conv candidates are off\n", ordinal);
+    else
+      ctx->cudnn = h;
+  }
+#endif
 fail:
   return rc;
 }
 
-int cv_cuda_devices_open(cv_device_t *devs, int max) {
+/* The device's plan cache: under data_dir/plans when a folder is given
+ * (and can be made), else in memory only. */
+static void plans_open(cv_cuda_ctx_t *ctx, const char *data_dir, const char *name) {
+  char path[4096];
+  const char *where = NULL;
+  if (data_dir && data_dir[0]) {
+    if (cv_plan_cache_path(data_dir, name, path, sizeof path) == 0)
+      where = path;
+    else
+      fprintf(stderr, "convoy cuda: cannot make %s/plans; conv plans kept in memory only\n", data_dir);
+  }
+  if (cv_plan_cache_open(where, CV_PLAN_CACHE_DEFAULT, &ctx->plans) != 0) ctx->plans = NULL;
+}
+
+int cv_cuda_devices_open(cv_device_t *devs, int max, const char *data_dir) {
   int count = 0;
   cudaError_t e = cudaGetDeviceCount(&count);
   if (e != cudaSuccess) {
@@ -248,6 +275,7 @@ int cv_cuda_devices_open(cv_device_t *devs, int max) {
       ctx_free(ctx);
       continue;
     }
+    plans_open(ctx, data_dir, prop.name);
     cv_device_t *dev = &devs[n++];
     memset(dev, 0, sizeof *dev);
     dev->backend = &cuda_backend;

@@ -29,6 +29,10 @@ typedef struct cv_cuda_ctx_s {
   int stage_next;
   cudaEvent_t ev_alloc, ev_up, ev_comp, ev_down, ev_side;   /* cross-stream ordering */
   void *cublas;                                 /* cublasHandle_t, NULL without cuBLAS */
+  void *cudnn;                                  /* cudnnHandle_t, NULL without cuDNN */
+  bool cufft;                                   /* built with cuFFT */
+  uint64_t mem_bytes;                           /* device memory (bounds FFT buffers) */
+  struct cv_plan_cache_s *plans;                /* conv plan cache; NULL: none (timing every time) */
   atomic_bool unhealthy;                        /* a sticky CUDA error: supports() says no */
 } cv_cuda_ctx_t;
 
@@ -38,8 +42,11 @@ const struct cv_backend_i *cv__cuda_backend(void);
 /* run_cuda.c: executes a batch (the vtable's run). */
 int cv__cuda_run(cv_device_t *dev, cv_batch_t *b);
 
+/* backend_cuda.c: what the conv menu may use on this device. Pure. */
+cv_conv_caps_t cv__cuda_conv_caps(const cv_cuda_ctx_t *ctx);
+
 /* run_cuda.c: conv geometry from resolved params and the inputs (x, w, b
- * pointers set from the inputs' data). Pure. 0, or -CV_EINVALID_ARGUMENT
+ * pointers set from the inputs' data; cv_conv_geom does the math). Pure. 0, or -CV_EINVALID_ARGUMENT
  * when the params are not resolved or the inputs do not fit them. */
 int cv__cuda_conv_geom(const cv_conv_params_t *p, const cv_io_t *in, int n_in, cv_cuda_conv_job_t *job);
 

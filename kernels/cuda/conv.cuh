@@ -1,11 +1,15 @@
-/* conv.cuh — the conv op (PyTorch conv1d/2d/3d) on the GPU for one job:
- * convoy's own direct kernel (any groups, depthwise included; stride,
- * dilation, the four padding modes, flip, both layouts; f32, f64, and
- * f16/bf16 accumulating in f32) and a cuBLAS GEMM for pointwise (1×1×1)
- * convs. No cuDNN path yet. Plain C launcher; called on the device worker. */
+/* conv.cuh — the conv op (PyTorch conv1d/2d/3d) on the GPU for one job, as
+ * a menu of candidates (conv_select.h says which applies): convoy's own
+ * direct kernel (any groups, depthwise and tiny channel counts; every
+ * padding mode, flip, both layouts; f32, f64, f16/bf16 accumulating in
+ * f32), a cuBLAS GEMM for pointwise and kernel == stride convs, cuFFT for
+ * large kernels (conv_fft.cuh), cuDNN's graph API in NDHWC and the
+ * depth-tap decomposition (conv_cudnn.h). Also the layout/padding/dtype
+ * packing kernels those paths share. Plain C launchers; device worker only. */
 #ifndef CV_CUDA_CONV_CUH
 #define CV_CUDA_CONV_CUH
 
+#include "conv_select.h"
 #include "cuda_common.h"
 
 #ifdef __cplusplus
@@ -14,28 +18,48 @@ extern "C" {
 
 #define CV_CUDA_CONV_BLOCK 256
 
-/* Geometry as 3-D (conv1d/2d have leading spatial sizes of 1), resolved
- * padding lo (hi is implied by out), w (Cout, C/groups, k0, k1, k2). */
 typedef struct cv_cuda_conv_job_s {
-  cv_dtype_t dt;                   /* F32, F64, F16 or BF16 for x, w, b and y */
-  int64_t n, c, cout, groups;
-  int64_t in[3], k[3], out[3], stride[3], dil[3], lo[3], hi[3];
-  cv_padmode_t padmode;
-  int flip;                        /* true convolution: taps reversed on every spatial axis */
-  int channels_last;               /* x and y (N, *spatial, C) */
-  cv_conv_algo_t algo;             /* auto, direct, gemm or depthtap (others never reach here) */
-  int tf32;                        /* precision "tf32": allowed in the GEMM */
+  cv_conv_geom_t g;                /* geometry, dtype, layout, precision */
   void *cublas;                    /* cublasHandle_t, or NULL */
-  const void *x, *w, *b;           /* b may be NULL */
+  void *cudnn;                     /* cudnnHandle_t, or NULL */
+  const void *x, *w, *b;           /* device pointers; b may be NULL */
   void *y;
 } cv_cuda_conv_job_t;
 
-/* True when the GEMM path can run the job (1×1×1, stride 1, no padding,
- * groups 1, NCDHW, f32/f64, sizes within int). Pure; used by supports. */
-int cv_cuda_conv_gemm_fits(const cv_cuda_conv_job_t *job);
+/* Runs candidate `algo` (not AUTO) on ws->stream. 0 or -CV_E…; a candidate
+ * the build or the device lacks gives -CV_EUNSUPPORTED_OP. */
+int cv_cuda_conv_run(const cv_cuda_conv_job_t *job, cv_conv_algo_t algo, cv_cuda_ws_t *ws);
 
-/* 0 or -CV_E…; launches on ws->stream. */
-int cv_cuda_conv_launch(const cv_cuda_conv_job_t *job, cv_cuda_ws_t *ws);
+/* ---- shared packing kernels (conv.cu) ---- */
+
+/* dst[n, c, p0, p1, p2] (or channels-last [n, p0, p1, p2, c]) for p < P:
+ * the padded input at p (padding mode of the job, lo as given) when p < L,
+ * else 0; dtype dst_dt (x's dtype, or F32/F64 for the FFT). */
+typedef struct cv_cuda_pack_s {
+  int64_t n, c, in[3], lo[3], L[3], P[3];
+  cv_padmode_t padmode;
+  int src_cl, dst_cl;
+} cv_cuda_pack_t;
+int cv_cuda_conv_pack_x(const cv_cuda_pack_t *pk, cv_dtype_t src_dt, const void *src, cv_dtype_t dst_dt, void *dst,
+                        cudaStream_t s);
+
+/* Weights (Cout, Cg, k0, k1, k2) → one of three layouts, taps reversed on
+ * every axis when flip; dst_dt as for pack_x. FFT: (Cout, Cg, P0, P1, P2)
+ * with tap t at t·dil, zeros elsewhere (the caller zeroes dst first). */
+typedef enum { CV_WPACK_FFT, CV_WPACK_KRSC, CV_WPACK_TAP_KRSC } cv_wpack_t;
+int cv_cuda_conv_pack_w(const cv_conv_geom_t *g, cv_wpack_t mode, const int64_t *P, const void *w, cv_dtype_t dst_dt,
+                        void *dst, cudaStream_t s);
+
+/* y (job dtype and layout) [n, co, o] = scale · src[n, co, o·ss] + b[co]:
+ * src has dtype src_dt, spatial dims S and layout src_cl. In place when
+ * src == y with the same dtype, layout and ss = 1. */
+typedef struct cv_cuda_unpack_s {
+  int64_t S[3], ss[3];
+  int src_cl;
+  double scale;
+} cv_cuda_unpack_t;
+int cv_cuda_conv_unpack_y(const cv_conv_geom_t *g, const cv_cuda_unpack_t *u, cv_dtype_t src_dt, const void *src,
+                          const void *b, void *y, cudaStream_t s);
 
 #ifdef __cplusplus
 }

@@ -14,6 +14,7 @@
 #include "backend_cuda.h"
 #include "dwt.cuh"
 #include "idwt.cuh"
+#include "plan_cache.h"
 #include "sepconv.cuh"
 
 #define CV_CUDA_ALIGN 256      /* device offsets inside a group's block */
@@ -370,75 +371,90 @@ static int run_sepconv(cv_cuda_ctx_t *ctx, cv_work_t *it, int B, group_t *g, cv_
 /* ---- conv (one job per group: weights differ between jobs) ---- */
 
 int cv__cuda_conv_geom(const cv_conv_params_t *p, const cv_io_t *in, int n_in, cv_cuda_conv_job_t *job) {
-  const cv_io_t *x = NULL, *w = NULL, *b = NULL;
-  for (int i = 0; i < n_in; i++) {
-    if (strcmp(in[i].name, "x") == 0) x = &in[i];
-    else if (strcmp(in[i].name, "w") == 0) w = &in[i];
-    else if (strcmp(in[i].name, "b") == 0) b = &in[i];
-    else return -CV_EINVALID_ARGUMENT;
-  }
-  if (!x || !w) return -CV_EINVALID_ARGUMENT;
-  cv_dtype_t dt = x->a.dtype;
-  if (dt != CV_DTYPE_F32 && dt != CV_DTYPE_F64 && dt != CV_DTYPE_F16 && dt != CV_DTYPE_BF16) return -CV_EINVALID_ARGUMENT;
-  int nsp = w->a.ndim - 2;
-  if (nsp < 1 || nsp > CV_CONV_MAX_SPATIAL || x->a.ndim != nsp + 2 || p->nsp != nsp || p->n_stride != nsp ||
-      p->n_dilation != nsp || p->n_pad != nsp || p->groups < 1 || w->a.dtype != dt || (b && b->a.dtype != dt) ||
-      (unsigned)p->padding_mode >= CV_PADMODE_COUNT)
-    return -CV_EINVALID_ARGUMENT;
+  const cv_io_t *x, *w, *b;
   memset(job, 0, sizeof *job);
-  bool cl = p->layout == CV_LAYOUT_NDHWC;
-  job->dt = dt;
-  job->n = x->a.shape[0];
-  job->c = cl ? x->a.shape[nsp + 1] : x->a.shape[1];
-  job->cout = w->a.shape[0];
-  job->groups = p->groups;
-  if (job->c % job->groups || job->cout % job->groups || w->a.shape[1] * job->groups != job->c ||
-      (b && (b->a.ndim != 1 || b->a.shape[0] != job->cout)))
-    return -CV_EINVALID_ARGUMENT;
-  for (int a = 0; a < 3; a++) {
-    int s = a - (3 - nsp);   /* spatial index, < 0 for the leading size-1 axes */
-    job->in[a] = s < 0 ? 1 : x->a.shape[(cl ? 1 : 2) + s];
-    job->k[a] = s < 0 ? 1 : w->a.shape[2 + s];
-    job->stride[a] = s < 0 ? 1 : p->stride[s];
-    job->dil[a] = s < 0 ? 1 : p->dilation[s];
-    job->lo[a] = s < 0 ? 0 : p->pad_lo[s];
-    job->hi[a] = s < 0 ? 0 : p->pad_hi[s];
-    int64_t span = job->dil[a] * (job->k[a] - 1) + 1, padded = job->in[a] + job->lo[a] + job->hi[a];
-    if (job->stride[a] < 1 || job->dil[a] < 1 || job->lo[a] < 0 || job->hi[a] < 0 || padded < span)
-      return -CV_EINVALID_ARGUMENT;
-    if ((p->padding_mode == CV_PADMODE_REFLECT || p->padding_mode == CV_PADMODE_CIRCULAR) &&
-        (job->lo[a] >= job->in[a] || job->hi[a] >= job->in[a]))
-      return -CV_EINVALID_ARGUMENT;
-    job->out[a] = (padded - span) / job->stride[a] + 1;
-  }
-  job->padmode = p->padding_mode;
-  job->flip = p->flip;
-  job->channels_last = cl;
-  job->algo = p->algo;
-  job->tf32 = p->precision == CV_PRECISION_TF32;
+  int rc = cv_conv_geom(p, in, n_in, &job->g, &x, &w, &b);
+  if (rc) return rc;
   job->x = x->a.data;
   job->w = w->a.data;
   job->b = b ? b->a.data : NULL;
   return 0;
 }
 
-static int run_conv(cv_cuda_ctx_t *ctx, cv_work_t *it, group_t *g, cv_cuda_ws_t *ws) {
+/* Times one candidate on the job's real buffers: the best of up to three
+ * runs (one when the first is already 3× slower than `best`); <0 when it
+ * cannot run. Its workspace is released after every run. */
+static double conv_time(cv_cuda_conv_job_t *job, cv_conv_algo_t a, cudaStream_t s, double best) {
+  cudaEvent_t e0 = NULL, e1 = NULL;
+  double ms = -1;
+  if (cudaEventCreate(&e0) != cudaSuccess || cudaEventCreate(&e1) != cudaSuccess) goto done;
+  for (int rep = 0; rep < 3; rep++) {
+    cv_cuda_ws_t tws = {.stream = s};
+    float t = 0;
+    int rc = cudaEventRecord(e0, s) == cudaSuccess ? cv_cuda_conv_run(job, a, &tws) : -CV_EINTERNAL;
+    if (rc == 0 && cudaEventRecord(e1, s) != cudaSuccess) rc = -CV_EINTERNAL;
+    cv__cuda_ws_release(&tws);
+    if (rc == 0 && (cudaEventSynchronize(e1) != cudaSuccess || cudaEventElapsedTime(&t, e0, e1) != cudaSuccess))
+      rc = -CV_EINTERNAL;
+    if (rc) {
+      (void)cudaStreamSynchronize(s);
+      (void)cudaGetLastError();
+      ms = -1;
+      break;
+    }
+    if (ms < 0 || t < ms) ms = t;
+    if (best >= 0 && ms > 3 * best) break;
+  }
+done:
+  if (e0) (void)cudaEventDestroy(e0);
+  if (e1) (void)cudaEventDestroy(e1);
+  return ms;
+}
+
+/* The algorithm for job: the forced one; else the only candidate; else the
+ * plan cache's winner; else every candidate timed once and the fastest
+ * remembered (in memory and under data_dir/plans). */
+static cv_conv_algo_t conv_pick(cv_cuda_ctx_t *ctx, const cv_device_t *dev, cv_cuda_conv_job_t *job, cudaStream_t s) {
+  cv_conv_caps_t caps = cv__cuda_conv_caps(ctx);
+  cv_conv_algo_t menu[CV_CONV_MENU_MAX], best = CV_CONV_ALGO_DIRECT;
+  char key[CV_PLAN_KEY_MAX];
+  double best_ms = -1;
+  if (job->g.algo != CV_CONV_ALGO_AUTO) return job->g.algo;
+  int n = cv_conv_menu(&job->g, &caps, menu, CV_CONV_MENU_MAX);
+  if (n <= 1) return n == 1 ? menu[0] : CV_CONV_ALGO_DIRECT;
+  bool keyed = cv_conv_plan_key(&job->g, dev->name, key, sizeof key) == 0;
+  if (keyed && cv_plan_cache_get(ctx->plans, key, &best, NULL) && cv_conv_algo_applies(&job->g, best, &caps))
+    return best;
+  best = menu[0];
+  for (int i = 0; i < n; i++) {
+    double ms = conv_time(job, menu[i], s, best_ms);
+    if (getenv("CONVOY_CONV_VERBOSE"))
+      fprintf(stderr, "convoy cuda: %s: conv candidate %s: %.4f ms%s\n", dev->id, cv_conv_algo_name(menu[i]), ms,
+              ms < 0 ? " (cannot run)" : "");
+    if (ms >= 0 && (best_ms < 0 || ms < best_ms)) best_ms = ms, best = menu[i];
+  }
+  if (keyed && best_ms >= 0) (void)cv_plan_cache_put(ctx->plans, key, best, best_ms);
+  return best;
+}
+
+static int run_conv(cv_cuda_ctx_t *ctx, const cv_device_t *dev, cv_work_t *it, group_t *g, cv_cuda_ws_t *ws) {
   cv_cuda_conv_job_t job;
   int rc = cv__cuda_conv_geom(&it->params->u.conv, it->in, it->n_in, &job);
   if (rc) return -CV_EINTERNAL;
   job.cublas = ctx->cublas;
-  cv_dtype_t dt = job.dt;
+  job.cudnn = ctx->cudnn;
+  cv_dtype_t dt = job.g.dt;
   size_t es = cv_dtype_size(dt);
-  int64_t nx = job.n * job.c * job.in[0] * job.in[1] * job.in[2];
-  int64_t nw = job.cout * (job.c / job.groups) * job.k[0] * job.k[1] * job.k[2];
-  int64_t ny = job.n * job.cout * job.out[0] * job.out[1] * job.out[2];
+  int64_t nx = job.g.n * job.g.c * job.g.in[0] * job.g.in[1] * job.g.in[2];
+  int64_t nw = job.g.cout * (job.g.c / job.g.groups) * job.g.k[0] * job.g.k[1] * job.g.k[2];
+  int64_t ny = job.g.n * job.g.cout * job.g.out[0] * job.g.out[1] * job.g.out[2];
   if (it->n_out != 1 || it->out[0].a.dtype != dt || cv_array_nbytes(&it->out[0].a) != (size_t)ny * es)
     return -CV_EINTERNAL;
   size_t off_x = take(g, (size_t)nx * es), off_w = take(g, (size_t)nw * es);
-  size_t off_b = job.b ? take(g, (size_t)job.cout * es) : 0, off_y = take(g, (size_t)ny * es);
+  size_t off_b = job.b ? take(g, (size_t)job.g.cout * es) : 0, off_y = take(g, (size_t)ny * es);
   rc = seg_push(&g->up, off_x, job.x, dt, dt, (size_t)nx);
   if (rc == 0) rc = seg_push(&g->up, off_w, job.w, dt, dt, (size_t)nw);
-  if (rc == 0 && job.b) rc = seg_push(&g->up, off_b, job.b, dt, dt, (size_t)job.cout);
+  if (rc == 0 && job.b) rc = seg_push(&g->up, off_b, job.b, dt, dt, (size_t)job.g.cout);
   if (rc == 0) rc = seg_push(&g->down, off_y, it->out[0].a.data, dt, dt, (size_t)ny);
   if (rc == 0) rc = stage_in(ctx, g, ws);
   if (rc == 0) {
@@ -446,7 +462,12 @@ static int run_conv(cv_cuda_ctx_t *ctx, cv_work_t *it, group_t *g, cv_cuda_ws_t 
     job.w = g->base + off_w;
     job.b = job.b ? g->base + off_b : NULL;
     job.y = g->base + off_y;
-    rc = cv_cuda_conv_launch(&job, ws);
+    cv_conv_algo_t algo = conv_pick(ctx, dev, &job, ws->stream);
+    rc = cv_cuda_conv_run(&job, algo, ws);
+    if (rc == -CV_EUNSUPPORTED_OP && job.g.algo == CV_CONV_ALGO_AUTO && algo != CV_CONV_ALGO_DIRECT)
+      rc = cv_cuda_conv_run(&job, CV_CONV_ALGO_DIRECT, ws);   /* a cached winner that no longer runs */
+    else if (rc == -CV_EUNSUPPORTED_OP)
+      rc = -CV_EINTERNAL;   /* supports() promised this algo */
   }
   if (rc == 0) rc = stage_out(ctx, g);
   return rc;
@@ -476,7 +497,7 @@ static int run_group(cv_cuda_ctx_t *ctx, cv_device_t *dev, cv_work_t *it, int B)
     case CV_OP_DWT: rc = run_dwt(ctx, it, B, &g, &ws); break;
     case CV_OP_IDWT: rc = run_idwt(ctx, it, B, &g, &ws); break;
     case CV_OP_SEPCONV: rc = run_sepconv(ctx, it, B, &g, &ws); break;
-    case CV_OP_CONV: rc = run_conv(ctx, it, &g, &ws); break;
+    case CV_OP_CONV: rc = run_conv(ctx, dev, it, &g, &ws); break;
     case CV_OP_COUNT: break;
   }
   /* free the block only after every stream is done with it */

@@ -123,8 +123,11 @@ static int run_batch(cv_device_t *dev, const cv_op_params_t *p, cv_io_t (*in)[MA
   return rc;
 }
 
-/* One TAP line: infers p on in[0], runs both backends, compares every output. */
-static void check(ctx_t *c, const char *what, cv_op_params_t *p, cv_io_t (*in)[MAX_IN], int n_in) {
+/* One TAP line: infers p on in[0], runs both backends, compares every output.
+ * ref_p (NULL: p) is what the CPU reference runs: a conv candidate forced
+ * on the device is checked against the CPU's own choice. */
+static void check_vs(ctx_t *c, const char *what, cv_op_params_t *p, const cv_op_params_t *ref_p, cv_io_t (*in)[MAX_IN],
+                     int n_in) {
   cv_infer_t inf;
   cv_error_t err;
   memset(&inf, 0, sizeof inf);
@@ -144,7 +147,14 @@ static void check(ctx_t *c, const char *what, cv_op_params_t *p, cv_io_t (*in)[M
   }
   cv_io_t *ref[CV_PARITY_BATCH] = {0}, *got[CV_PARITY_BATCH] = {0};
   char msg[512] = "";
-  int rc = run_batch(c->cpu, p, in, n_in, &inf, ref, msg, sizeof msg);
+  cv_op_params_t *rp = NULL;
+  if (ref_p) {   /* resolve the reference's params the same way */
+    cv_infer_t rinf;
+    rp = malloc(sizeof *rp);
+    *rp = *ref_p;
+    if (cv_op_infer(rp, in[0], n_in, &rinf, &err) == 0) cv_infer_free(&rinf);
+  }
+  int rc = run_batch(c->cpu, rp ? rp : p, in, n_in, &inf, ref, msg, sizeof msg);
   if (rc == -CV_EINVALID_ARGUMENT || rc == -CV_EUNSUPPORTED_DTYPE) {
     /* the reference itself declines (e.g. a forced algo it lacks): not comparable */
     printf("ok %d - %s %s # SKIP unsupported by the cpu reference: %s\n", n, c->dut->id, what, msg);
@@ -171,6 +181,7 @@ static void check(ctx_t *c, const char *what, cv_op_params_t *p, cv_io_t (*in)[M
     printf("%s %d - %s %s nmse=%.3g tol=%.0g%s\n", ok ? "ok" : "not ok", n, c->dut->id, what, worst, tol,
            bad ? " (non-finite mismatch)" : "");
 done:
+  free(rp);
   for (int r = 0; r < CV_PARITY_BATCH; r++) {
     if (ref[r]) ios_free(ref[r], inf.n_out);
     if (got[r]) ios_free(got[r], inf.n_out);
@@ -178,6 +189,10 @@ done:
     free(got[r]);
   }
   cv_infer_free(&inf);
+}
+
+static void check(ctx_t *c, const char *what, cv_op_params_t *p, cv_io_t (*in)[MAX_IN], int n_in) {
+  check_vs(c, what, p, NULL, in, n_in);
 }
 
 static void set_wavelet(cv_dwt_params_t *d, const char *name) {
@@ -401,7 +416,20 @@ static const conv_case_t conv_cases[] = {
     {3, 2, 8, 5, {4, 5, 6}, {1, 1, 1}, 1, 1, CV_PAD_VALID, 0, 1, CV_PADMODE_ZEROS, false, false, true, CV_CONV_ALGO_AUTO},
     {3, 1, 6, 3, {3, 4, 5}, {1, 1, 1}, 1, 1, CV_PAD_VALID, 0, 1, CV_PADMODE_ZEROS, false, false, false, CV_CONV_ALGO_GEMM},
     {2, 1, 2, 3, {12, 13}, {4, 3}, 3, 2, CV_PAD_VALID, 0, 1, CV_PADMODE_ZEROS, false, false, false, CV_CONV_ALGO_DIRECT},
+    /* the menu's home grounds; every case also runs each candidate forced (run_conv_cases) */
+    {2, 2, 6, 5, {12, 10}, {2, 2}, 2, 1, CV_PAD_VALID, 0, 1, CV_PADMODE_ZEROS, true, true, true, CV_CONV_ALGO_AUTO},   /* kernel == stride */
+    {2, 1, 3, 4, {20, 19}, {7, 7}, 1, 1, CV_PAD_SAME, 0, 1, CV_PADMODE_REFLECT, false, false, true, CV_CONV_ALGO_AUTO}, /* large kernel */
+    {1, 2, 3, 2, {40}, {9}, 3, 2, CV_PAD_EXPLICIT, 4, 1, CV_PADMODE_CIRCULAR, true, false, true, CV_CONV_ALGO_AUTO},
+    {3, 2, 16, 8, {5, 7, 6}, {3, 3, 3}, 1, 1, CV_PAD_SAME, 0, 1, CV_PADMODE_ZEROS, false, true, true, CV_CONV_ALGO_AUTO}, /* depth taps */
+    {3, 1, 8, 8, {7, 6, 5}, {2, 3, 3}, 2, 2, CV_PAD_EXPLICIT, 2, 2, CV_PADMODE_REPLICATE, true, false, true, CV_CONV_ALGO_AUTO},
+    {3, 1, 8, 16, {6, 6, 6}, {3, 3, 3}, 1, 1, CV_PAD_SAME, 0, 8, CV_PADMODE_ZEROS, false, false, false, CV_CONV_ALGO_AUTO}, /* depthwise ×2 */
 };
+
+/* Each case runs as given, then with every candidate forced; the device
+ * declines (SKIP) the ones that cannot run it. CONVOY_PARITY_CONV_ALGO=name
+ * limits the forced runs to one candidate. */
+static const cv_conv_algo_t conv_forced[] = {CV_CONV_ALGO_DIRECT, CV_CONV_ALGO_GEMM, CV_CONV_ALGO_FFT,
+                                             CV_CONV_ALGO_CUDNN, CV_CONV_ALGO_DEPTHTAP};
 
 static const cv_dtype_t conv_dtypes[] = {CV_DTYPE_F32, CV_DTYPE_F64, CV_DTYPE_F16, CV_DTYPE_BF16};
 
@@ -445,7 +473,22 @@ static void run_conv_cases(ctx_t *c) {
       }
       char what[160];
       snprintf(what, sizeof what, "conv case %zu %s algo=%s", ci, cv_dtype_name(dt), cv_conv_algo_name(cc->algo));
+      cv_op_params_t *ref = malloc(sizeof *ref);
+      *ref = *p;   /* unresolved; the CPU reference keeps auto */
       check(c, what, p, in, n_in);
+      if (cc->algo == CV_CONV_ALGO_AUTO && c->dut->backend != c->cpu->backend) {
+        const char *only = getenv("CONVOY_PARITY_CONV_ALGO");
+        *p = *ref;
+        for (size_t ai = 0; ai < sizeof conv_forced / sizeof conv_forced[0]; ai++) {
+          if (only && *only && strcmp(only, cv_conv_algo_name(conv_forced[ai])) != 0) continue;
+          *p = *ref;
+          p->u.conv.algo = conv_forced[ai];
+          snprintf(what, sizeof what, "conv case %zu %s forced=%s", ci, cv_dtype_name(dt),
+                   cv_conv_algo_name(conv_forced[ai]));
+          check_vs(c, what, p, ref, in, n_in);
+        }
+      }
+      free(ref);
       for (int r = 0; r < CV_PARITY_BATCH; r++) ios_free(in[r], n_in);
     }
   }

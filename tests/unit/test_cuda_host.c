@@ -13,7 +13,7 @@
 static void test_no_device_is_not_an_error(void) {
   setenv("CUDA_VISIBLE_DEVICES", "", 1);
   cv_device_t devs[CV_MAX_DEVICES];
-  CV_ASSERT_EQ(cv_cuda_devices_open(devs, CV_MAX_DEVICES), 0);
+  CV_ASSERT_EQ(cv_cuda_devices_open(devs, CV_MAX_DEVICES, NULL), 0);
   cv_backend_config_t cfg = {.threads = 1, .want_cpu = true, .want_cuda = true};
   cv_error_t err;
   int n = cv_devices_open(devs, CV_MAX_DEVICES, &cfg, &err);
@@ -97,28 +97,37 @@ static void test_supports_wavelet_ops(void) {
 static void test_supports_conv_algos(void) {
   struct {
     cv_conv_algo_t algo;
+    int nsp;
     int64_t c, cout, k;
     int groups;
-    bool cublas, want;
+    bool libs, want;   /* libs: the fake device has cuBLAS, cuFFT and cuDNN */
   } rows[] = {
-      {CV_CONV_ALGO_AUTO, 4, 6, 3, 2, false, true},
-      {CV_CONV_ALGO_DIRECT, 4, 6, 3, 1, false, true},
-      {CV_CONV_ALGO_CUDNN, 4, 6, 3, 1, true, false},    /* no cuDNN path yet */
-      {CV_CONV_ALGO_FFT, 4, 6, 3, 1, true, false},      /* no cuFFT path yet */
-      {CV_CONV_ALGO_GEMM, 4, 6, 1, 1, true, true},      /* pointwise: cuBLAS */
-      {CV_CONV_ALGO_GEMM, 4, 6, 1, 1, false, false},    /* … only with cuBLAS */
-      {CV_CONV_ALGO_GEMM, 4, 6, 3, 1, true, false},     /* not pointwise */
-      {CV_CONV_ALGO_DEPTHTAP, 4, 8, 3, 4, false, true}, /* depthwise, multiplier 2 */
-      {CV_CONV_ALGO_DEPTHTAP, 4, 8, 3, 2, false, false},
+      {CV_CONV_ALGO_AUTO, 2, 4, 6, 3, 2, false, true},
+      {CV_CONV_ALGO_DIRECT, 2, 4, 6, 3, 1, false, true},
+      {CV_CONV_ALGO_CUDNN, 2, 4, 6, 3, 1, true, true},
+      {CV_CONV_ALGO_CUDNN, 2, 4, 6, 3, 1, false, false},   /* … only with cuDNN */
+      {CV_CONV_ALGO_FFT, 2, 4, 6, 3, 1, true, true},
+      {CV_CONV_ALGO_FFT, 2, 4, 6, 3, 2, true, false},      /* groups 1 only */
+      {CV_CONV_ALGO_FFT, 2, 4, 6, 3, 1, false, false},
+      {CV_CONV_ALGO_GEMM, 2, 4, 6, 1, 1, true, true},      /* pointwise: cuBLAS */
+      {CV_CONV_ALGO_GEMM, 2, 4, 6, 1, 1, false, false},    /* … only with cuBLAS */
+      {CV_CONV_ALGO_GEMM, 2, 4, 6, 3, 1, true, false},     /* overlapping taps */
+      {CV_CONV_ALGO_DEPTHTAP, 3, 4, 8, 3, 4, true, true},  /* 3-D, kd 3 */
+      {CV_CONV_ALGO_DEPTHTAP, 2, 4, 8, 3, 4, true, false}, /* 2-D: no depth taps */
+      {CV_CONV_ALGO_DEPTHTAP, 3, 4, 8, 3, 4, false, false},
   };
   for (size_t r = 0; r < sizeof rows / sizeof rows[0]; r++) {
     fake_t *f = fake_new(CV_OP_CONV);
-    int64_t xs[4] = {2, rows[r].c, 9, 10}, ws[4] = {rows[r].cout, rows[r].c / rows[r].groups, rows[r].k, rows[r].k};
-    fake_in(f, "x", CV_DTYPE_F32, 4, xs);
-    fake_in(f, "w", CV_DTYPE_F32, 4, ws);
+    int nd = rows[r].nsp + 2;
+    int64_t xs[5] = {2, rows[r].c, 9, 10, 8}, ws[5] = {rows[r].cout, rows[r].c / rows[r].groups, rows[r].k, rows[r].k,
+                                                       rows[r].k};
+    fake_in(f, "x", CV_DTYPE_F32, nd, xs);
+    fake_in(f, "w", CV_DTYPE_F32, nd, ws);
     f->p.u.conv.groups = rows[r].groups;
     f->p.u.conv.algo = rows[r].algo;
-    f->ctx.cublas = rows[r].cublas ? (void *)&f->ctx : NULL;
+    f->ctx.cublas = rows[r].libs ? (void *)&f->ctx : NULL;
+    f->ctx.cudnn = rows[r].libs ? (void *)&f->ctx : NULL;
+    f->ctx.cufft = rows[r].libs;
     fake_infer(f);
     if (fake_supports(f) != rows[r].want) CV_FAIL_("row %zu: supports() != %d", r, rows[r].want);
     fake_free(f);
@@ -160,14 +169,15 @@ static void test_conv_geometry_matches_infer(void) {
     cv_cuda_conv_job_t job;
     CV_ASSERT_OK(cv__cuda_conv_geom(q, f->in, f->n_in, &job));
     const cv_array_t *y = &f->inf.out[0].a;
-    CV_ASSERT_EQ(job.n, y->shape[0]);
-    CV_ASSERT_EQ(job.cout, rows[r].cl ? y->shape[rows[r].nsp + 1] : y->shape[1]);
+    CV_ASSERT_EQ(job.g.n, y->shape[0]);
+    CV_ASSERT_EQ(job.g.cout, rows[r].cl ? y->shape[rows[r].nsp + 1] : y->shape[1]);
     for (int a = 0; a < 3; a++) {
       int s = a - (3 - rows[r].nsp);
-      CV_ASSERT_EQ(job.out[a], s < 0 ? 1 : y->shape[(rows[r].cl ? 1 : 2) + s]);
-      CV_ASSERT_EQ(job.lo[a] + job.hi[a] - (s < 0 ? 0 : q->pad_lo[s] + q->pad_hi[s]), 0);
+      CV_ASSERT_EQ(job.g.out[a], s < 0 ? 1 : y->shape[(rows[r].cl ? 1 : 2) + s]);
+      CV_ASSERT_EQ(job.g.lo[a] + job.g.hi[a] - (s < 0 ? 0 : q->pad_lo[s] + q->pad_hi[s]), 0);
     }
-    CV_ASSERT_EQ(cv_cuda_conv_gemm_fits(&job), r == 3);
+    cv_conv_caps_t caps = {true, true, true, 0};
+    CV_ASSERT_EQ(cv_conv_algo_applies(&job.g, CV_CONV_ALGO_GEMM, &caps), r == 3);
     fake_free(f);
   }
 }
