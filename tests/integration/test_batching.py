@@ -23,9 +23,14 @@ def run_burst(n, with_blocker):
     results = [None] * n
     blocker = None
     if with_blocker:
-        # occupy the worker so the burst queues up and leaves as batches
-        blocker = S.post("/v1/jobs", harness.slow_spec(S, target_s=1.0, **{"async": True}))
+        # occupy the worker so the burst queues up and leaves as batches (an
+        # idle CPU would run each small job inline on the HTTP thread)
+        blocker = S.post("/v1/jobs", harness.slow_spec(S, target_s=2.0, **{"async": True}))
         assert blocker.status == 202, blocker
+        for _ in range(200):
+            if S.get(f"/v1/jobs/{blocker.json()['id']}").json()["state"] == "running":
+                break
+            time.sleep(0.01)
 
     def one(i):
         spec = {"op": "dwt", "wavelet": "db2", "level": 2, "mode": "periodization",
@@ -54,7 +59,7 @@ def run_burst(n, with_blocker):
 
 
 def test_burst_is_batched():
-    harness.slow_spec(S, target_s=1.0)   # calibrate before the burst
+    harness.slow_spec(S, target_s=2.0)   # calibrate before the burst
     sizes = run_burst(N_JOBS, with_blocker=True)
     assert max(sizes) >= 8, sizes
     assert all(1 <= b <= 64 for b in sizes), sizes
