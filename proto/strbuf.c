@@ -16,6 +16,14 @@ void cv_strbuf_init(cv_strbuf_t *sb, size_t max) {
   sb->max = max;
 }
 
+void cv_strbuf_init_buf(cv_strbuf_t *sb, size_t max, char *buf, size_t cap) {
+  cv_strbuf_init(sb, max);
+  if (!buf || cap == 0) return;
+  sb->data = buf;
+  sb->cap = cap;
+  buf[0] = '\0';
+}
+
 static int fail(cv_strbuf_t *sb, int rc) {
   free(sb->data);
   sb->data = NULL;

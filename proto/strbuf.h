@@ -18,6 +18,8 @@ typedef struct cv_strbuf_s {
 } cv_strbuf_t;
 
 void cv_strbuf_init(cv_strbuf_t *sb, size_t max);
+/* Starts sb on buf, a malloc'd block of cap bytes it now owns (NULL: as init). */
+void cv_strbuf_init_buf(cv_strbuf_t *sb, size_t max, char *buf, size_t cap);
 /* Ensures room for extra more bytes (and the NUL) without further growth.
  * 0, -CV_EPAYLOAD_TOO_LARGE past max, -CV_EOUT_OF_MEMORY. */
 int cv_strbuf_reserve(cv_strbuf_t *sb, size_t extra);

@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "server.h"
+#include "tbuf.h"
 
 #define CV_QUERY_MAX_ARGS 64
 
@@ -233,9 +234,11 @@ int cv_body_begin(cv_req_t *r) {
                         "Content-Type %s is not application/json, multipart/form-data or application/x-npy", mt);
   }
   const char *cl = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+  unsigned long long clen = 0;
   if (cl) {
     char *end;
     unsigned long long v = strtoull(cl, &end, 10);
+    if (end != cl) clen = v;
     if (end != cl && v > r->body_max)
       return cv_error_set(&r->err, CV_EPAYLOAD_TOO_LARGE, NULL, "a %s body of %llu bytes is over %s (%llu)",
                           r->body == CV_BODY_JSON ? "JSON" : "request", v,
@@ -245,7 +248,13 @@ int cv_body_begin(cv_req_t *r) {
   }
   switch (r->body) {
     case CV_BODY_JSON:
-      cv_strbuf_init(&r->json, r->body_max);
+      if (clen > 0 && clen <= CV_TBUF_MAX) {   /* the whole body in this thread's last body buffer */
+        size_t cap = 0;
+        char *buf = cv_tbuf_get((size_t)clen + 1, &cap);
+        cv_strbuf_init_buf(&r->json, r->body_max, buf, cap);
+      } else {
+        cv_strbuf_init(&r->json, r->body_max);
+      }
       break;
     case CV_BODY_NPY:
       r->npy.max_bytes = s->cfg.max_tensor_bytes;
@@ -330,6 +339,7 @@ int cv_body_end(cv_req_t *r) {
 }
 
 void cv_body_free(cv_req_t *r) {
+  cv_tbuf_put(cv_strbuf_take(&r->json, NULL));
   cv_strbuf_free(&r->json);
   cv_npy_sink_free(&r->npy);
   if (r->mp) {

@@ -12,6 +12,7 @@
 
 #include "../engine/paths.h"
 #include "server.h"
+#include "tbuf.h"
 
 /* ---- the per-job context ---- */
 
@@ -167,7 +168,7 @@ int cv_h_jobs_post(cv_req_t *r) {
     if ((rc = cv_req_spec_alloc(r)) ||
         (rc = cv_spec_parse(r->json.data ? r->json.data : "", r->json.len, &lim, r->spec, &r->err)))
       return rc;
-    cv_strbuf_free(&r->json);
+    cv_tbuf_put(cv_strbuf_take(&r->json, NULL));
   }
   cv_spec_t *sp = r->spec;
   bool async = sp->async || prefers_async(r);

@@ -13,6 +13,7 @@
 #include "../proto/npz.h"
 #include "../proto/tensor_json.h"
 #include "server.h"
+#include "tbuf.h"
 
 /* ---- Accept ---- */
 
@@ -125,9 +126,9 @@ void cv_reply_header(cv_req_t *r, const char *name, const char *value) {
 }
 
 int cv_reply_take(cv_req_t *r, unsigned status, const char *ctype, char *body, size_t len) {
-  struct MHD_Response *resp = MHD_create_response_from_buffer_with_free_callback(len, body, free);
+  struct MHD_Response *resp = MHD_create_response_from_buffer_with_free_callback(len, body, cv_tbuf_put);
   if (!resp) {
-    free(body);
+    cv_tbuf_put(body);
     return reply_oom(r);
   }
   set_resp(r, resp, status, ctype, len);
@@ -321,8 +322,9 @@ int cv_reply_result(cv_req_t *r, cv_job_t *j, unsigned status) {
   cv_job_json_opts_t o;
   cv_jobctx_json_opts(j, true, r->b64, &o);
   cv_strbuf_t sb;
-  cv_strbuf_init(&sb, 0);
-  cv_strbuf_reserve(&sb, result_json_hint(j, jc, r->b64));   /* one allocation, no regrowth */
+  size_t hint = result_json_hint(j, jc, r->b64), cap = 0;
+  char *buf = cv_tbuf_get(hint, &cap);   /* this thread's last answer buffer, when it fits */
+  cv_strbuf_init_buf(&sb, 0, buf, cap);
   cv_job_json_append(&sb, j, &o);
   return cv_reply_strbuf(r, status, "application/json", &sb);
 }

@@ -45,6 +45,65 @@ typedef double cv_hv4d __attribute__((vector_size(32), aligned(8), may_alias));
 #undef CV_HK_IHI
 #undef CV_HK_SFX
 
+typedef struct {
+  int k;
+  int64_t per, in_blk, out_blk, n[3], m[3];
+  size_t es;
+  bool f32;
+  const double *tp;
+  const char *xb;
+  char *const *ob;
+} haar_fwd_t;
+
+/* Item it of a forward pass: (batch, first transformed index). */
+static void haar_fwd_item(const haar_fwd_t *h, int64_t it) {
+  const int k = h->k;
+  const int64_t per = h->per, in_blk = h->in_blk, out_blk = h->out_blk, *n = h->n, *m = h->m;
+  const size_t es = h->es;
+  const bool f32 = h->f32;
+  const double *tp = h->tp;
+  const char *xb = h->xb;
+  char *const *ob = h->ob;
+  int64_t b = it / per, i = it % per;
+  const char *xs = xb + (size_t)(b * in_blk) * es;
+  int64_t ooff = b * out_blk;
+  if (k == 1) {
+    int64_t u0 = m[0] * i / per, u1 = m[0] * (i + 1) / per;
+    if (f32)
+      haar1_f32((const float *)xs + 2 * u0, u1 - u0, tp, (float *)ob[0] + ooff + u0,
+                (float *)ob[1] + ooff + u0);
+    else
+      haar1_f64((const double *)xs + 2 * u0, u1 - u0, tp, (double *)ob[0] + ooff + u0,
+                (double *)ob[1] + ooff + u0);
+    return;
+  }
+  if (k == 2) {
+    const char *r0 = xs + (size_t)(2 * i * n[1]) * es, *r1 = r0 + (size_t)n[1] * es;
+    int64_t o = ooff + i * m[1];
+    char *op[4];
+    for (int v = 0; v < 4; v++) op[v] = ob[v] + (size_t)o * es;
+    if (f32)
+      haar2_f32((const float *)r0, (const float *)r1, m[1], tp, (float **)op);
+    else
+      haar2_f64((const double *)r0, (const double *)r1, m[1], tp, (double **)op);
+    return;
+  }
+  for (int64_t j = 0; j < m[1]; j++) {
+    const char *r00 = xs + (size_t)((2 * i * n[1] + 2 * j) * n[2]) * es;
+    const char *r01 = r00 + (size_t)n[2] * es, *r10 = r00 + (size_t)(n[1] * n[2]) * es;
+    const char *r11 = r10 + (size_t)n[2] * es;
+    int64_t o = ooff + (i * m[1] + j) * m[2];
+    char *op[8];
+    for (int v = 0; v < 8; v++) op[v] = ob[v] + (size_t)o * es;
+    if (f32)
+      haar3_f32((const float *)r00, (const float *)r01, (const float *)r10, (const float *)r11, m[2],
+                tp, (float **)op);
+    else
+      haar3_f64((const double *)r00, (const double *)r01, (const double *)r10, (const double *)r11,
+                m[2], tp, (double **)op);
+  }
+}
+
 int cv_dwt_haar(const cv_fk_t *fk, int rank, const int64_t *shape, const cv_fplan_t *const *plan,
                 const unsigned *bit, char *const *band, const void *x, int threads) {
   int k = 0;
@@ -53,7 +112,7 @@ int cv_dwt_haar(const cv_fk_t *fk, int rank, const int64_t *shape, const cv_fpla
   for (int d = 0; d < rank - k; d++)
     if (plan[d]) return 0;   /* a transformed axis before a batch axis */
   double tp[12];
-  int64_t m[3], n[3];
+  int64_t m[3] = {0}, n[3] = {0};
   for (int q = 0; q < k; q++) {
     const cv_fplan_t *pl = plan[rank - k + q];
     if (pl->n_terms != 2 || pl->step != 2 || pl->n_in % 2 || pl->n_units * 2 != pl->n_in) return 0;
@@ -92,46 +151,13 @@ int cv_dwt_haar(const cv_fk_t *fk, int rank, const int64_t *shape, const cv_fpla
   int nth = B * in_blk < CV_DWT_PAR_MIN || items < 2 ? 1 : threads;
   bool f32 = fk == &cv_fk_f32;
   const char *xb = x;
-#pragma omp parallel for num_threads(nth) if (nth > 1) schedule(static)
-  for (int64_t it = 0; it < items; it++) {
-    int64_t b = it / per, i = it % per;
-    const char *xs = xb + (size_t)(b * in_blk) * es;
-    int64_t ooff = b * out_blk;
-    if (k == 1) {
-      int64_t u0 = m[0] * i / per, u1 = m[0] * (i + 1) / per;
-      if (f32)
-        haar1_f32((const float *)xs + 2 * u0, u1 - u0, tp, (float *)ob[0] + ooff + u0,
-                  (float *)ob[1] + ooff + u0);
-      else
-        haar1_f64((const double *)xs + 2 * u0, u1 - u0, tp, (double *)ob[0] + ooff + u0,
-                  (double *)ob[1] + ooff + u0);
-      continue;
-    }
-    if (k == 2) {
-      const char *r0 = xs + (size_t)(2 * i * n[1]) * es, *r1 = r0 + (size_t)n[1] * es;
-      int64_t o = ooff + i * m[1];
-      char *op[4];
-      for (int v = 0; v < 4; v++) op[v] = ob[v] + (size_t)o * es;
-      if (f32)
-        haar2_f32((const float *)r0, (const float *)r1, m[1], tp, (float **)op);
-      else
-        haar2_f64((const double *)r0, (const double *)r1, m[1], tp, (double **)op);
-      continue;
-    }
-    for (int64_t j = 0; j < m[1]; j++) {
-      const char *r00 = xs + (size_t)((2 * i * n[1] + 2 * j) * n[2]) * es;
-      const char *r01 = r00 + (size_t)n[2] * es, *r10 = r00 + (size_t)(n[1] * n[2]) * es;
-      const char *r11 = r10 + (size_t)n[2] * es;
-      int64_t o = ooff + (i * m[1] + j) * m[2];
-      char *op[8];
-      for (int v = 0; v < 8; v++) op[v] = ob[v] + (size_t)o * es;
-      if (f32)
-        haar3_f32((const float *)r00, (const float *)r01, (const float *)r10, (const float *)r11, m[2],
-                  tp, (float **)op);
-      else
-        haar3_f64((const double *)r00, (const double *)r01, (const double *)r10, (const double *)r11,
-                  m[2], tp, (double **)op);
-    }
+  haar_fwd_t h = {.k = k, .per = per, .in_blk = in_blk, .out_blk = out_blk, .n = {n[0], n[1], n[2]},
+                  .m = {m[0], m[1], m[2]}, .es = es, .f32 = f32, .tp = tp, .xb = xb, .ob = ob};
+  if (nth > 1) {   /* no OpenMP call at all for one thread: even if(0) costs a team */
+#pragma omp parallel for num_threads(nth) schedule(static)
+    for (int64_t it = 0; it < items; it++) haar_fwd_item(&h, it);
+  } else {
+    for (int64_t it = 0; it < items; it++) haar_fwd_item(&h, it);
   }
   return 1;
 }
