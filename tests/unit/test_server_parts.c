@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "../../server/server.h"
+#include "../../server/tbuf.h"
 #include "runner.h"
 
 static void test_router(void) {
@@ -233,5 +234,38 @@ static void test_auth(void) {
   unlink(path);
 }
 
-#define CV_TEST_LIST(XX) XX(router) XX(accept) XX(multipart_chunks) XX(multipart_errors) XX(npy_sink) XX(auth)
+/* The per-thread buffer cache: a given-back buffer comes back for a request
+ * it fits, the smallest fitting one first; at most CV_TBUF_KEEP are kept;
+ * over CV_TBUF_MAX nothing is kept; buffers stay plain malloc blocks. */
+static void test_tbuf(void) {
+  size_t cap = 0;
+  char *a = cv_tbuf_get(5000, &cap);
+  CV_ASSERT(a && cap >= 5000);
+  a[4999] = 1;
+  cv_tbuf_put(a);
+  char *b = cv_tbuf_get(4000, &cap);
+  CV_ASSERT(b == a && cap >= 5000);   /* reused */
+  char *c = cv_tbuf_get(100000, &cap);   /* nothing kept fits */
+  CV_ASSERT(c && c != a && cap >= 100000);
+  c = realloc(c, 200000);   /* a plain malloc block */
+  CV_ASSERT(c);
+  cv_tbuf_put(c);
+  cv_tbuf_put(b);
+  CV_ASSERT(cv_tbuf_get(10, NULL) == b);   /* the smallest that fits */
+  cv_tbuf_put(b);
+  char *big = cv_tbuf_get(CV_TBUF_MAX + 1, NULL);
+  CV_ASSERT(big);
+  cv_tbuf_put(big);   /* freed, not kept */
+  big = cv_tbuf_get(CV_TBUF_MAX + 1, NULL);
+  CV_ASSERT(big);
+  free(big);
+  char *many[CV_TBUF_KEEP + 2];
+  for (int i = 0; i < CV_TBUF_KEEP + 2; i++) CV_ASSERT((many[i] = cv_tbuf_get(64, NULL)));
+  for (int i = 0; i < CV_TBUF_KEEP + 2; i++) cv_tbuf_put(many[i]);
+  cv_tbuf_put(NULL);
+  for (int i = 0; i < CV_TBUF_KEEP; i++) free(cv_tbuf_get(1, NULL));   /* empty the cache (LSan) */
+}
+
+#define CV_TEST_LIST(XX) XX(router) XX(accept) XX(multipart_chunks) XX(multipart_errors) XX(npy_sink) XX(auth) \
+  XX(tbuf)
 CV_TEST_MAIN(CV_TEST_LIST)
