@@ -5,6 +5,7 @@
  * fails mid-way (RLIMIT_FSIZE → EFBIG → insufficient_storage) leaves no
  * temporary file, and a layout's segments form a loadable archive. */
 #include <dirent.h>
+#include <ftw.h>
 #include <signal.h>
 #include <stdint.h>
 #include <sys/resource.h>
@@ -16,7 +17,21 @@
 
 static char dir[] = "/tmp/convoy-npfile-XXXXXX";
 
-static void setup(void) { CV_ASSERT(mkdtemp(dir) != NULL); }
+static void rm_dir(void);
+
+static void setup(void) {
+  CV_ASSERT(mkdtemp(dir) != NULL);
+  atexit(rm_dir);
+}
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+  (void)st;
+  (void)flag;
+  (void)ftw;
+  return remove(path);
+}
+
+static void rm_dir(void) { nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS); }
 
 static void path_in(char *out, size_t cap, const char *name) { snprintf(out, cap, "%s/%s", dir, name); }
 
