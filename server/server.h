@@ -331,7 +331,8 @@ void cv_sink_on_slab(void *ctx, int out_index, uint64_t byte_offset, uint64_t nb
 /* Loop thread, once the job ended: succeeded → the rest of every output is
  * written, the files committed, then done(s, j) runs on the loop thread (the
  * job failed with jc->sink_err on error); failed or cancelled → temporary
- * files removed, then done. Returns 0 when done will be called, 1 when
+ * files removed, then done. Returns 0 when done will be called (maybe
+ * before this returns, when the writer had already failed), 1 when
  * there was nothing to do (done is not called), < 0 on error. */
 int cv_sink_start(cv_server_t *s, cv_job_t *j, void (*done)(cv_server_t *, cv_job_t *));
 /* Frees jc's writer state, removing any temporary file (jobctx free). */
