@@ -575,13 +575,28 @@ int cv_outfile_write(cv_outfile_t *f, const void *p, size_t n, cv_error_t *err) 
   return cv_write_all(f->fd, p, n, f->path, err);
 }
 
-int cv_outfile_commit(cv_outfile_t *f, cv_error_t *err) {
+/* rename without replacing: renameat2(RENAME_NOREPLACE), or where the file
+ * system lacks it, link + unlink (link never replaces either). */
+static int rename_noreplace(const char *from, const char *to) {
+  if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0) return 0;
+  if (errno != EINVAL && errno != ENOSYS) return -1;
+  if (link(from, to) != 0) return -1;
+  unlink(from);
+  return 0;
+}
+
+int cv_outfile_commit(cv_outfile_t *f, cv_error_t *err) { return cv_outfile_commit_ex(f, true, err); }
+
+int cv_outfile_commit_ex(cv_outfile_t *f, bool replace, cv_error_t *err) {
   if (!f->tmp) return cv_error_set(err, CV_EINTERNAL, NULL, "commit of a closed output file");
   int rc = 0;
   if (fsync(f->fd) != 0) rc = write_errno(err, errno, f->path);
   if (close(f->fd) != 0 && !rc) rc = write_errno(err, errno, f->path);
   f->fd = -1;
-  if (!rc && rename(f->tmp, f->path) != 0) rc = write_errno(err, errno, f->path);
+  if (!rc && !replace && rename_noreplace(f->tmp, f->path) != 0)
+    rc = errno == EEXIST ? cv_error_set(err, CV_ECONFLICT, NULL, "%s exists", f->path) : write_errno(err, errno, f->path);
+  else if (!rc && replace && rename(f->tmp, f->path) != 0)
+    rc = write_errno(err, errno, f->path);
   if (rc) {
     cv_outfile_close(f);
     return rc;

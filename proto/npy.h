@@ -87,6 +87,9 @@ int cv_outfile_write(cv_outfile_t *f, const void *p, size_t n, cv_error_t *err);
 /* fsyncs, closes and renames into place (replacing PATH), then fsyncs the
  * folder. On failure the temporary file is removed. */
 int cv_outfile_commit(cv_outfile_t *f, cv_error_t *err);
+/* The same; replace = false keeps an existing PATH (-CV_ECONFLICT, the
+ * temporary file removed): no check-then-rename race. */
+int cv_outfile_commit_ex(cv_outfile_t *f, bool replace, cv_error_t *err);
 /* Closes and removes the temporary file unless committed; safe twice and
  * after a failed open. */
 void cv_outfile_close(cv_outfile_t *f);

@@ -436,31 +436,38 @@ static int deflate_feed(cv_npz_writer_t *w, z_stream *zs, const void *p, size_t 
   }
 }
 
-/* The member's bytes (npy header, then data) with CRC; returns comp size. */
-static int write_body(cv_npz_writer_t *w, const char *hdr, size_t hl, const unsigned char *data,
-                      size_t nbytes, uLong *crc, uint64_t *comp, cv_error_t *err) {
-  z_stream zs;
-  memset(&zs, 0, sizeof zs);
-  if (w->deflate && deflateInit2(&zs, CV_NPZ_DEFLATE_LEVEL, Z_DEFLATED, -MAX_WBITS, 8,
-                                 Z_DEFAULT_STRATEGY) != Z_OK)
-    return cv_error_set(err, CV_EOUT_OF_MEMORY, NULL, "no memory to deflate");
-  *crc = crc32(*crc, (const Bytef *)hdr, (uInt)hl);
-  int rc = w->deflate ? deflate_feed(w, &zs, hdr, hl, false, comp, err) : wwrite(w, hdr, hl, err);
-  if (!w->deflate) *comp += hl;
-  for (size_t off = 0; !rc && off < nbytes; off += CV_NPZ_CHUNK) {
-    size_t k = nbytes - off < CV_NPZ_CHUNK ? nbytes - off : CV_NPZ_CHUNK;
-    *crc = crc32(*crc, data + off, (uInt)k);
-    rc = w->deflate ? deflate_feed(w, &zs, data + off, k, false, comp, err) : wwrite(w, data + off, k, err);
-    if (!w->deflate) *comp += k;
+/* Feeds n bytes of the member body: CRC, then stored or deflated out. */
+static int body_feed(cv_npz_writer_t *w, const void *p, size_t n, cv_error_t *err) {
+  const unsigned char *d = p;
+  for (size_t off = 0; off < n; off += CV_NPZ_CHUNK) {
+    size_t k = n - off < CV_NPZ_CHUNK ? n - off : CV_NPZ_CHUNK;
+    w->crc = crc32(w->crc, d + off, (uInt)k);
+    int rc = w->deflate ? deflate_feed(w, w->zs, d + off, k, false, &w->comp, err) : wwrite(w, d + off, k, err);
+    if (rc) return rc;
+    if (!w->deflate) w->comp += k;
   }
-  if (!rc && w->deflate) rc = deflate_feed(w, &zs, NULL, 0, true, comp, err);
-  if (w->deflate) deflateEnd(&zs);
+  return 0;
+}
+
+static void member_drop(cv_npz_writer_t *w) {
+  if (w->zs) {
+    deflateEnd(w->zs);
+    free(w->zs);
+    w->zs = NULL;
+  }
+  w->in_member = false;
+}
+
+static int writer_fail(cv_npz_writer_t *w, int rc) {
+  w->failed = true;
+  member_drop(w);
   return rc;
 }
 
-int cv_npz_writer_add(cv_npz_writer_t *w, const char *name, const cv_array_t *a, cv_error_t *err) {
-  if (w->failed || w->finished)
-    return cv_error_set(err, CV_EINTERNAL, NULL, "npz writer is %s", w->failed ? "failed" : "finished");
+int cv_npz_writer_begin(cv_npz_writer_t *w, const char *name, const cv_array_t *a, cv_error_t *err) {
+  if (w->failed || w->finished || w->in_member)
+    return cv_error_set(err, CV_EINTERNAL, NULL, "npz writer is %s",
+                        w->failed ? "failed" : w->finished ? "finished" : "inside a member");
   size_t nl = name ? strlen(name) : 0, nbytes;
   if (nl == 0 || nl >= CV_NAME_MAX || strpbrk(name, "/\\"))
     return cv_error_set(err, CV_EINVALID_ARGUMENT, NULL,
@@ -473,13 +480,23 @@ int cv_npz_writer_add(cv_npz_writer_t *w, const char *name, const cv_array_t *a,
   if (rc) return rc;
   char hdr[CV_NPZ_HEADER_CAP];
   size_t hl = cv_npy_header(a, hdr, sizeof hdr);
-  if (!hl || (nbytes && !a->data)) return cv_error_set(err, CV_EINTERNAL, NULL, "bad array for '%s'", name);
+  if (!hl) return cv_error_set(err, CV_EINTERNAL, NULL, "bad array for '%s'", name);
   if (w->n == w->cap) {
     int cap = w->cap ? 2 * w->cap : 16;
     cv_npz_entry_t *grown = realloc(w->entries, (size_t)cap * sizeof *grown);
     if (!grown) return cv_error_set(err, CV_EOUT_OF_MEMORY, NULL, "no memory for npz entries");
     w->entries = grown;
     w->cap = cap;
+  }
+  if (w->deflate) {
+    if (!(w->zs = calloc(1, sizeof(z_stream))))
+      return cv_error_set(err, CV_EOUT_OF_MEMORY, NULL, "no memory to deflate");
+    if (deflateInit2((z_stream *)w->zs, CV_NPZ_DEFLATE_LEVEL, Z_DEFLATED, -MAX_WBITS, 8, Z_DEFAULT_STRATEGY) !=
+        Z_OK) {
+      free(w->zs);
+      w->zs = NULL;
+      return cv_error_set(err, CV_EOUT_OF_MEMORY, NULL, "no memory to deflate");
+    }
   }
   cv_npz_entry_t *e = &w->entries[w->n];
   memset(e, 0, sizeof *e);
@@ -502,30 +519,63 @@ int cv_npz_writer_add(cv_npz_writer_t *w, const char *name, const cv_array_t *a,
   if (e->zip64) {
     p = put16(p, ZIP_EXTRA_ZIP64); p = put16(p, 16); p = put64(p, 0); p = put64(p, 0);
   }
-  uLong crc = crc32(0, NULL, 0);
-  uint64_t comp = 0;
-  if ((rc = wwrite(w, lh, (size_t)(p - lh), err)) ||
-      (rc = write_body(w, hdr, hl, a->data, nbytes, &crc, &comp, err))) {
-    w->failed = true;
-    return rc;
-  }
-  unsigned char dd[24];
-  p = put32(dd, ZIP_SIG_DESCRIPTOR);
-  p = put32(p, (uint32_t)crc);
-  if (e->zip64) {
-    p = put64(p, comp); p = put64(p, e->uncomp);
-  } else {
-    p = put32(p, (uint32_t)comp); p = put32(p, (uint32_t)e->uncomp);
-  }
-  if ((rc = wwrite(w, dd, (size_t)(p - dd), err))) return rc;
-  e->crc = (uint32_t)crc;
-  e->comp = comp;
-  w->n++;
+  w->in_member = true;
+  w->crc = crc32(0, NULL, 0);
+  w->comp = 0;
+  w->data_left = nbytes;
+  if ((rc = wwrite(w, lh, (size_t)(p - lh), err)) || (rc = body_feed(w, hdr, hl, err))) return writer_fail(w, rc);
   return 0;
 }
 
+int cv_npz_writer_data(cv_npz_writer_t *w, const void *p, size_t n, cv_error_t *err) {
+  if (w->failed || !w->in_member)
+    return cv_error_set(err, CV_EINTERNAL, NULL, "npz writer is %s", w->failed ? "failed" : "not inside a member");
+  if (n > w->data_left)
+    return writer_fail(w, cv_error_set(err, CV_EINTERNAL, NULL, "npz member '%s' got more data than its array holds",
+                                       w->entries[w->n].name));
+  if (n && !p) return writer_fail(w, cv_error_set(err, CV_EINTERNAL, NULL, "npz data without a buffer"));
+  int rc = body_feed(w, p, n, err);
+  if (rc) return writer_fail(w, rc);
+  w->data_left -= n;
+  return 0;
+}
+
+int cv_npz_writer_end(cv_npz_writer_t *w, cv_error_t *err) {
+  if (w->failed || !w->in_member)
+    return cv_error_set(err, CV_EINTERNAL, NULL, "npz writer is %s", w->failed ? "failed" : "not inside a member");
+  cv_npz_entry_t *e = &w->entries[w->n];
+  if (w->data_left)
+    return writer_fail(w, cv_error_set(err, CV_EINTERNAL, NULL, "npz member '%s' ended %llu bytes short", e->name,
+                                       (unsigned long long)w->data_left));
+  int rc = w->deflate ? deflate_feed(w, w->zs, NULL, 0, true, &w->comp, err) : 0;
+  if (rc) return writer_fail(w, rc);
+  unsigned char dd[24], *p = put32(dd, ZIP_SIG_DESCRIPTOR);
+  p = put32(p, (uint32_t)w->crc);
+  if (e->zip64) {
+    p = put64(p, w->comp); p = put64(p, e->uncomp);
+  } else {
+    p = put32(p, (uint32_t)w->comp); p = put32(p, (uint32_t)e->uncomp);
+  }
+  if ((rc = wwrite(w, dd, (size_t)(p - dd), err))) return writer_fail(w, rc);
+  e->crc = (uint32_t)w->crc;
+  e->comp = w->comp;
+  w->n++;
+  member_drop(w);
+  return 0;
+}
+
+int cv_npz_writer_add(cv_npz_writer_t *w, const char *name, const cv_array_t *a, cv_error_t *err) {
+  size_t nbytes = 0;
+  int rc = cv_shape_check(a->dtype, a->ndim, a->shape, 0, &nbytes, NULL, err);
+  if (rc) return rc;
+  if (nbytes && !a->data) return cv_error_set(err, CV_EINTERNAL, NULL, "bad array for '%s'", name ? name : "");
+  if ((rc = cv_npz_writer_begin(w, name, a, err))) return rc;
+  if ((rc = cv_npz_writer_data(w, a->data, nbytes, err))) return rc;
+  return cv_npz_writer_end(w, err);
+}
+
 int cv_npz_writer_finish(cv_npz_writer_t *w, cv_error_t *err) {
-  if (w->failed || w->finished)
+  if (w->failed || w->finished || w->in_member)
     return cv_error_set(err, CV_EINTERNAL, NULL, "npz writer is %s", w->failed ? "failed" : "finished");
   size_t per = ZIP_CENTRAL_LEN + CV_NAME_MAX + 4 + 28;
   unsigned char *cd = malloc((size_t)w->n * per + ZIP_END64_LEN + ZIP_LOCATOR64_LEN + ZIP_END_LEN), *p = cd;
@@ -577,6 +627,7 @@ int cv_npz_writer_finish(cv_npz_writer_t *w, cv_error_t *err) {
 }
 
 void cv_npz_writer_close(cv_npz_writer_t *w) {
+  member_drop(w);
   free(w->entries);
   free(w->buf);
   w->entries = NULL;
@@ -599,4 +650,138 @@ int cv_npz_save(const char *path, const cv_io_t *arrays, int n, bool deflate, cv
   cv_npz_writer_close(&w);
   cv_outfile_close(&f);
   return rc;
+}
+
+/* ======================= in-memory layout ======================= */
+
+static uint32_t crc_bytes(uLong crc, const void *p, size_t n) {
+  const unsigned char *d = p;
+  for (size_t off = 0; off < n; off += CV_NPZ_CHUNK)
+    crc = crc32(crc, d + off, (uInt)(n - off < CV_NPZ_CHUNK ? n - off : CV_NPZ_CHUNK));
+  return (uint32_t)crc;
+}
+
+uint32_t cv_npz_member_crc(const cv_array_t *a) {
+  char hdr[CV_NPZ_HEADER_CAP];
+  size_t hl = cv_npy_header(a, hdr, sizeof hdr), nbytes = 0;
+  cv_error_t err;
+  if (!hl || cv_shape_check(a->dtype, a->ndim, a->shape, 0, &nbytes, NULL, &err)) return 0;
+  uLong crc = crc_bytes(crc32(0, NULL, 0), hdr, hl);
+  return nbytes && a->data ? crc_bytes(crc, a->data, nbytes) : (uint32_t)crc;
+}
+
+void cv_npz_layout_free(cv_npz_layout_t *l) {
+  if (!l) return;
+  free(l->segs);
+  free(l->meta);
+  memset(l, 0, sizeof *l);
+}
+
+int cv_npz_layout(const cv_io_t *arrays, int n, const uint32_t *crcs, cv_npz_layout_t *out, cv_error_t *err) {
+  memset(out, 0, sizeof *out);
+  const size_t local_max = ZIP_LOCAL_LEN + CV_NAME_MAX + 4 + 20 + CV_NPZ_HEADER_CAP;
+  const size_t central_max = ZIP_CENTRAL_LEN + CV_NAME_MAX + 4 + 28;
+  size_t n_ = n > 0 ? (size_t)n : 0;
+  cv_npz_entry_t *ents = calloc(n_ ? n_ : 1, sizeof *ents);
+  out->segs = calloc(2 * n_ + 1, sizeof *out->segs);
+  out->meta = malloc(n_ * (local_max + central_max) + ZIP_END64_LEN + ZIP_LOCATOR64_LEN + ZIP_END_LEN);
+  if (!ents || !out->segs || !out->meta) {
+    free(ents);
+    cv_npz_layout_free(out);
+    return cv_error_set(err, CV_EOUT_OF_MEMORY, NULL, "no memory to lay out an .npz");
+  }
+  unsigned char *p = out->meta;
+  uint64_t off = 0;
+  int rc = 0;
+  for (int i = 0; i < n && !rc; i++) {
+    const cv_array_t *a = &arrays[i].a;
+    const char *name = arrays[i].name;
+    size_t nl = strlen(name), nbytes = 0;
+    if (nl == 0 || nl >= CV_NAME_MAX || strpbrk(name, "/\\")) {
+      rc = cv_error_set(err, CV_EINVALID_ARGUMENT, NULL, "npz member name '%s' must be 1..%d bytes without '/' or '\\'",
+                        name, CV_NAME_MAX - 1);
+      break;
+    }
+    for (int k = 0; k < i && !rc; k++)
+      if (strcmp(arrays[k].name, name) == 0)
+        rc = cv_error_set(err, CV_EINVALID_ARGUMENT, NULL, "duplicate npz member '%s'", name);
+    if (rc || (rc = cv_shape_check(a->dtype, a->ndim, a->shape, 0, &nbytes, NULL, err))) break;
+    cv_npz_entry_t *e = &ents[i];
+    snprintf(e->name, sizeof e->name, "%s.npy", name);
+    size_t enl = strlen(e->name);
+    unsigned char *lh = p;
+    char hdr[CV_NPZ_HEADER_CAP];
+    size_t hl = cv_npy_header(a, hdr, sizeof hdr);
+    if (!hl || (nbytes && !a->data)) {
+      rc = cv_error_set(err, CV_EINTERNAL, NULL, "bad array for '%s'", name);
+      break;
+    }
+    e->uncomp = e->comp = hl + nbytes;
+    e->offset = off;
+    e->zip64 = e->uncomp >= ZIP_MAX32;
+    e->crc = crcs ? crcs[i] : cv_npz_member_crc(a);
+    p = put32(p, ZIP_SIG_LOCAL); p = put16(p, e->zip64 ? ZIP_VERSION64 : ZIP_VERSION);
+    p = put16(p, 0); p = put16(p, ZIP_STORED);
+    p = put16(p, 0); p = put16(p, (1 << 5) | 1);   /* 1980-01-01 00:00: responses carry no file time */
+    p = put32(p, e->crc);
+    p = put32(p, e->zip64 ? ZIP_MAX32 : (uint32_t)e->comp); p = put32(p, e->zip64 ? ZIP_MAX32 : (uint32_t)e->uncomp);
+    p = put16(p, (unsigned)enl); p = put16(p, e->zip64 ? 20 : 0);
+    memcpy(p, e->name, enl);
+    p += enl;
+    if (e->zip64) {
+      p = put16(p, ZIP_EXTRA_ZIP64); p = put16(p, 16); p = put64(p, e->uncomp); p = put64(p, e->comp);
+    }
+    memcpy(p, hdr, hl);
+    p += hl;
+    out->segs[out->n_segs++] = (cv_npz_seg_t){lh, (size_t)(p - lh)};
+    if (nbytes) out->segs[out->n_segs++] = (cv_npz_seg_t){a->data, nbytes};
+    off += (uint64_t)(p - lh) + nbytes;
+  }
+  if (rc) {
+    free(ents);
+    cv_npz_layout_free(out);
+    return rc;
+  }
+  unsigned char *cd = p;
+  uint64_t cd_off = off;
+  for (int i = 0; i < n; i++) {
+    const cv_npz_entry_t *e = &ents[i];
+    bool big_off = e->offset >= ZIP_MAX32;
+    unsigned xlen = (e->zip64 ? 16u : 0u) + (big_off ? 8u : 0u);
+    size_t enl = strlen(e->name);
+    p = put32(p, ZIP_SIG_CENTRAL); p = put16(p, ZIP_MADE_BY_UNIX | ZIP_VERSION64);
+    p = put16(p, e->zip64 || big_off ? ZIP_VERSION64 : ZIP_VERSION);
+    p = put16(p, 0); p = put16(p, ZIP_STORED);
+    p = put16(p, 0); p = put16(p, (1 << 5) | 1); p = put32(p, e->crc);
+    p = put32(p, e->zip64 ? ZIP_MAX32 : (uint32_t)e->comp);
+    p = put32(p, e->zip64 ? ZIP_MAX32 : (uint32_t)e->uncomp); p = put16(p, (unsigned)enl);
+    p = put16(p, xlen ? xlen + 4 : 0);
+    p = put16(p, 0); p = put16(p, 0); p = put16(p, 0);   /* comment, disk, internal attributes */
+    p = put32(p, ZIP_FILE_ATTR); p = put32(p, big_off ? ZIP_MAX32 : (uint32_t)e->offset);
+    memcpy(p, e->name, enl);
+    p += enl;
+    if (xlen) {
+      p = put16(p, ZIP_EXTRA_ZIP64); p = put16(p, xlen);
+      if (e->zip64) {
+        p = put64(p, e->uncomp); p = put64(p, e->comp);
+      }
+      if (big_off) p = put64(p, e->offset);
+    }
+  }
+  uint64_t cd_size = (uint64_t)(p - cd), cnt = (uint64_t)n_;
+  bool z64 = cnt >= ZIP_MAX16 || cd_off >= ZIP_MAX32 || cd_size >= ZIP_MAX32;
+  if (z64) {
+    p = put32(p, ZIP_SIG_END64); p = put64(p, ZIP_END64_LEN - 12);
+    p = put16(p, ZIP_MADE_BY_UNIX | ZIP_VERSION64); p = put16(p, ZIP_VERSION64); p = put32(p, 0);
+    p = put32(p, 0); p = put64(p, cnt); p = put64(p, cnt); p = put64(p, cd_size); p = put64(p, cd_off);
+    p = put32(p, ZIP_SIG_LOCATOR64); p = put32(p, 0); p = put64(p, cd_off + cd_size); p = put32(p, 1);
+  }
+  p = put32(p, ZIP_SIG_END); p = put16(p, 0); p = put16(p, 0);
+  p = put16(p, z64 ? ZIP_MAX16 : (unsigned)cnt); p = put16(p, z64 ? ZIP_MAX16 : (unsigned)cnt);
+  p = put32(p, z64 ? ZIP_MAX32 : (uint32_t)cd_size);
+  p = put32(p, z64 ? ZIP_MAX32 : (uint32_t)cd_off); p = put16(p, 0);
+  out->segs[out->n_segs++] = (cv_npz_seg_t){cd, (size_t)(p - cd)};
+  out->size = off + (uint64_t)(p - cd);
+  free(ents);
+  return 0;
 }

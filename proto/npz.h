@@ -44,6 +44,12 @@ typedef struct cv_npz_writer_s {
   cv_npz_entry_t *entries;
   int n, cap;
   unsigned char *buf;      /* deflate output chunk */
+  /* the member being written (between _begin and _end) */
+  bool in_member;
+  uint64_t data_left;      /* data bytes _data still expects */
+  unsigned long crc;       /* CRC-32 so far (header + data) */
+  uint64_t comp;           /* bytes of the member body written so far */
+  void *zs;                /* z_stream while deflating a member */
 } cv_npz_writer_t;
 
 /* Starts an archive at fd's current position (fd may be a pipe). */
@@ -52,10 +58,47 @@ int cv_npz_writer_open(cv_npz_writer_t *w, int fd, bool deflate, cv_error_t *err
  * or '\\', unique. Errors: -CV_EINVALID_ARGUMENT (name), -CV_EINSUFFICIENT_STORAGE,
  * -CV_EINTERNAL; after a write error the writer only accepts close. */
 int cv_npz_writer_add(cv_npz_writer_t *w, const char *name, const cv_array_t *a, cv_error_t *err);
+/* The same in pieces, for data that arrives in chunks: _begin writes the
+ * local header and a's .npy header (a->data is not read), _data appends the
+ * next n data bytes in order (CRC and deflate as they come), _end checks that
+ * exactly the array's bytes came and writes the data descriptor. Errors as
+ * for _add; more data than the array holds, or _end before all of it, is
+ * -CV_EINTERNAL and fails the writer. */
+int cv_npz_writer_begin(cv_npz_writer_t *w, const char *name, const cv_array_t *a, cv_error_t *err);
+int cv_npz_writer_data(cv_npz_writer_t *w, const void *p, size_t n, cv_error_t *err);
+int cv_npz_writer_end(cv_npz_writer_t *w, cv_error_t *err);
 /* Writes the central directory (and zip64 end records when needed). */
 int cv_npz_writer_finish(cv_npz_writer_t *w, cv_error_t *err);
 /* Frees the writer's memory (never closes fd); safe twice and after a failed open. */
 void cv_npz_writer_close(cv_npz_writer_t *w);
+
+/* ---- an .npz laid out in memory around the arrays (HTTP responses) ----
+ * Stored members with their CRC-32 and sizes in the local headers (no data
+ * descriptors), so the whole archive is a list of segments: header blocks
+ * (in one malloc'd buffer the layout owns) and the arrays' own bytes, never
+ * copied. Zip64 records where a member, an offset or the archive reach 4 GiB. */
+
+typedef struct cv_npz_seg_s {
+  const void *p;
+  size_t n;
+} cv_npz_seg_t;
+
+typedef struct cv_npz_layout_s {
+  cv_npz_seg_t *segs;      /* in order; the caller sends them one after another */
+  int n_segs;
+  uint64_t size;           /* sum of the segments: the archive's length */
+  unsigned char *meta;     /* owned: local headers, .npy headers, directory */
+} cv_npz_layout_t;
+
+/* CRC-32 of a's .npy member (header + data), as the layout needs it. */
+uint32_t cv_npz_member_crc(const cv_array_t *a);
+/* Builds the layout of arrays[0..n) named as given, with crcs[i] from
+ * cv_npz_member_crc (NULL: computed here). The arrays' data must outlive
+ * the layout's use. Errors: -CV_EINVALID_ARGUMENT (names), -CV_EOUT_OF_MEMORY,
+ * -CV_EINTERNAL (bad array). */
+int cv_npz_layout(const cv_io_t *arrays, int n, const uint32_t *crcs, cv_npz_layout_t *out,
+                  cv_error_t *err);
+void cv_npz_layout_free(cv_npz_layout_t *l);   /* NULL-safe, safe twice */
 
 /* Writes arrays[0..n) to an .npz at path: temp file, fsync, rename; nothing
  * is left behind on failure. */

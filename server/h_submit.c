@@ -19,6 +19,7 @@
 static void jobctx_free(void *p) {
   cv_jobctx_t *jc = p;
   if (!jc) return;
+  cv_sink_free(jc);   /* before jc's paths: removes any temporary file left */
   free(jc->selected);
   free(jc->tensor_ids);
   free(jc->tid);

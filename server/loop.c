@@ -163,11 +163,14 @@ static void on_wake(uv_async_t *a) {
       cv_job_unref(j);
       continue;
     }
-    if (atomic_load(&j->state) == CV_JOB_SUCCEEDED && jc->sink != CV_SINK_NONE) {
-      if (cv_sink_start(s, j, sink_done) == 0) continue;   /* sink_done finishes it */
-      cv_error_t e;
-      cv_error_set(&e, CV_EINTERNAL, NULL, "cannot start writing the outputs");
-      force_state(j, CV_JOB_FAILED, &e);
+    if (jc->sink != CV_SINK_NONE) {   /* any end: a failed job's partial files go too */
+      int rc = cv_sink_start(s, j, sink_done);
+      if (rc == 0) continue;   /* sink_done finishes it */
+      if (rc < 0) {
+        cv_error_t e;
+        cv_error_set(&e, CV_EINTERNAL, NULL, "cannot start writing the outputs");
+        force_state(j, CV_JOB_FAILED, &e);
+      }
     }
     finish_job(s, j);
     cv_job_unref(j);
@@ -315,6 +318,7 @@ static void close_all(cv_server_t *s) {
   uv_close((uv_handle_t *)&s->sig_term, close_cb);
   uv_close((uv_handle_t *)&s->sig_int, close_cb);
   uv_close((uv_handle_t *)&s->sig_hup, close_cb);
+  cv_sink_loop_close(s);
 }
 
 static void stop_now(cv_server_t *s) {
@@ -433,6 +437,7 @@ int cv_loop_init(cv_server_t *s, cv_error_t *err) {
   uv_signal_start(&s->sig_int, on_signal, SIGINT);
   uv_signal_start(&s->sig_hup, on_signal, SIGHUP);
   uv_timer_start(&s->sweep_timer, on_sweep, CV_SWEEP_INTERVAL_MS, CV_SWEEP_INTERVAL_MS);
+  cv_sink_loop_init(s);
   pthread_mutex_lock(&s->mu);
   s->loop_inited = true;
   pthread_mutex_unlock(&s->mu);

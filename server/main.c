@@ -98,6 +98,7 @@ int main(int argc, char **argv) {
   cv_json_hooks_install();   /* before any thread: cJSON's hooks are process-wide */
   prctl(PR_SET_NAME, "convoyd"); /* after the re-exec the kernel would call it "exe" */
   signal(SIGPIPE, SIG_IGN);
+  signal(SIGXFSZ, SIG_IGN);   /* a file size limit fails the disk write (507), not the daemon */
   cv_server_t *s = calloc(1, sizeof *s);
   if (!s) return 1;
   cv_error_t err = {0};

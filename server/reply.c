@@ -1,13 +1,12 @@
 /* reply.c — every response convoyd sends is made here: the error body
  * (cv_reply_error is its only writer), JSON, .npy (header + tensor memory as
- * an iovec, no copy), .npz (a memfd sent by MHD), Accept negotiation with
- * q-values, and the headers every answer carries (X-Request-Id, Location,
+ * an iovec, no copy), .npz (zip headers + tensor memory as an iovec, no
+ * copy), Accept negotiation with q-values, and the headers every answer carries (X-Request-Id, Location,
  * Retry-After, Allow). Runs on MHD threads; no lock is held while formatting. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include "../proto/npz.h"
@@ -260,32 +259,59 @@ static cv_array_t out_array(cv_job_t *j, int i) {
   return a;
 }
 
+/* .npz straight from the output tensors: the layout's header blocks and
+ * the tensors' memory as one iovec (CRC-32 computed once per member, no
+ * copy of the data); the response holds a reference to every tensor. */
+typedef struct npz_body_s {
+  cv_npz_layout_t l;
+  int n;
+  cv_tensor_t *t[];
+} npz_body_t;
+
+static void npz_body_free(void *cls) {
+  npz_body_t *b = cls;
+  for (int i = 0; i < b->n; i++) cv_tensor_unref(b->t[i]);
+  cv_npz_layout_free(&b->l);
+  free(b);
+}
+
 static int reply_npz(cv_req_t *r, cv_job_t *j, unsigned status) {
   cv_jobctx_t *jc = j->user;
   cv_error_t err;
-  int fd = memfd_create("convoy-npz", MFD_CLOEXEC);
-  if (fd < 0) return cv_reply_error(r, CV_EINTERNAL, "cannot create a buffer for the .npz", NULL);
-  cv_npz_writer_t w;
-  int rc = cv_npz_writer_open(&w, fd, false, &err);
-  for (int i = 0; !rc && i < j->outs.n_out; i++) {
+  int nout = j->outs.n_out, n = 0;
+  npz_body_t *b = calloc(1, sizeof *b + (size_t)(nout > 0 ? nout : 1) * sizeof b->t[0]);
+  cv_io_t *ios = calloc(nout > 0 ? (size_t)nout : 1, sizeof *ios);
+  struct MHD_IoVec *iov = NULL;
+  if (!b || !ios) goto oom;
+  for (int i = 0; i < nout; i++) {
     if (!is_selected(jc, i)) continue;
-    cv_array_t a = out_array(j, i);
-    rc = cv_npz_writer_add(&w, j->outs.out[i].name, &a, &err);
+    ios[n] = j->outs.out[i];
+    ios[n].a = out_array(j, i);
+    b->t[n] = cv_tensor_ref(j->out_t ? j->out_t[i] : NULL);
+    b->n = ++n;
   }
-  if (!rc) rc = cv_npz_writer_finish(&w, &err);
-  cv_npz_writer_close(&w);
-  off_t size = rc ? 0 : lseek(fd, 0, SEEK_CUR);
-  if (rc || size < 0) {
-    close(fd);
-    return cv_reply_error(r, rc ? rc : -CV_EINTERNAL, rc ? err.message : "cannot size the .npz", NULL);
+  int rc = cv_npz_layout(ios, n, NULL, &b->l, &err);
+  free(ios);
+  ios = NULL;
+  if (rc) {
+    npz_body_free(b);
+    return cv_reply_error(r, rc, err.message, NULL);
   }
-  struct MHD_Response *resp = MHD_create_response_from_fd((uint64_t)size, fd);
+  if (!(iov = calloc((size_t)b->l.n_segs, sizeof *iov))) goto oom;
+  for (int k = 0; k < b->l.n_segs; k++) iov[k] = (struct MHD_IoVec){b->l.segs[k].p, b->l.segs[k].n};
+  uint64_t size = b->l.size;
+  struct MHD_Response *resp = MHD_create_response_from_iovec(iov, (unsigned)b->l.n_segs, npz_body_free, b);
+  free(iov);   /* MHD copies the vector, not the data */
   if (!resp) {
-    close(fd);
+    npz_body_free(b);
     return reply_oom(r);
   }
-  set_resp(r, resp, status, "application/zip", (uint64_t)size);
+  set_resp(r, resp, status, "application/zip", size);
   return 0;
+oom:
+  free(ios);
+  if (b) npz_body_free(b);
+  return reply_oom(r);
 }
 
 /* About the size of a job JSON with data: the job fields, then per output

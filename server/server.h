@@ -60,6 +60,7 @@ const char *cv_fmt_mime(cv_fmt_t f);
 /* ---- the per-job context ---- */
 
 typedef enum { CV_SINK_NONE, CV_SINK_FILE, CV_SINK_DIR } cv_sink_kind_t;
+typedef struct cv_dsink_s cv_dsink_t;   /* a job's disk writer (sink.c) */
 
 typedef struct cv_jobctx_s cv_jobctx_t;
 struct cv_jobctx_s {
@@ -76,6 +77,7 @@ struct cv_jobctx_s {
   char *sink_rel;                        /* as the spec gave it */
   char **path_rel;                       /* [n_out] display paths once written */
   cv_error_t sink_err;
+  cv_dsink_t *ds;                        /* the writer state (sink.c); NULL without output */
   atomic_bool done;                      /* completion processed: the client-visible end */
   atomic_bool cancel;                    /* DELETE while the disk sink writes */
   /* guarded by srv->mu */
@@ -195,6 +197,11 @@ struct cv_server_s {
   atomic_int sinks_pending;
   atomic_int posting;                  /* POST /v1/jobs past the drain check, not yet submitted */
 
+  /* disk sinks with chunks to write, woken from producer threads (sink.c) */
+  uv_async_t sink_wake;
+  cv_dsink_t *sink_head;               /* under mu */
+  bool sink_wake_inited;               /* under mu */
+
   /* CPU utilisation between two /metrics renders */
   pthread_mutex_t util_mu;
   double util_cpu_s, util_wall_s, util_ratio;
@@ -309,13 +316,35 @@ void cv_loop_abort(cv_server_t *s);
 /* After the loop ended: drops completions that arrived since (engine close). */
 void cv_loop_discard_done(cv_server_t *s);
 
-/* ---- sink.c (disk outputs) ---- */
+/* ---- sink.c (disk outputs) ----
+ * Each output is written in chunks as it is produced, on the libuv thread
+ * pool: producers report byte ranges (cv_sink_produced, any thread, e.g. a
+ * slab executor's on_slab), the loop starts one writer at a time per job,
+ * which writes what is ready straight from the output tensors (8 MiB per
+ * write) and returns; the files are committed (fsync, rename, fsync of the
+ * folder) once the job succeeded and every byte is out. */
 /* Resolves the spec's output against data_dir/outputs into jc (400/409 now,
- * before the job runs). */
+ * before the job runs) and sets up its writer state. */
 int cv_sink_prepare(cv_server_t *s, const cv_spec_t *spec, cv_job_t *j, cv_jobctx_t *jc, cv_error_t *err);
-/* Loop thread: writes j's outputs on the libuv thread pool, then calls
- * done(s, j) on the loop thread (job failed with jc->sink_err on error). */
+/* Output out_index of jc's job holds bytes [byte_offset, byte_offset + nbytes)
+ * of their final values in j->out_t[out_index] (which stays allocated until
+ * the job ends). Ranges of one output must come in order; outputs may
+ * interleave. Any thread (the job's worker). Not selected outputs are ignored. */
+void cv_sink_produced(cv_jobctx_t *jc, int out_index, uint64_t byte_offset, uint64_t nbytes);
+/* The same as an on_slab callback: ctx is the job's cv_jobctx_t (j->user). */
+void cv_sink_on_slab(void *ctx, int out_index, uint64_t byte_offset, uint64_t nbytes);
+/* Loop thread, once the job ended: succeeded → the rest of every output is
+ * written, the files committed, then done(s, j) runs on the loop thread (the
+ * job failed with jc->sink_err on error); failed or cancelled → temporary
+ * files removed, then done. Returns 0 when done will be called (maybe
+ * before this returns, when the writer had already failed), 1 when
+ * there was nothing to do (done is not called), < 0 on error. */
 int cv_sink_start(cv_server_t *s, cv_job_t *j, void (*done)(cv_server_t *, cv_job_t *));
+/* Frees jc's writer state, removing any temporary file (jobctx free). */
+void cv_sink_free(cv_jobctx_t *jc);
+/* Loop thread: the wake-up producers use; init with the loop, close with it. */
+void cv_sink_loop_init(cv_server_t *s);
+void cv_sink_loop_close(cv_server_t *s);
 
 /* ---- ops_json / openapi (h_meta.c) ---- */
 extern const char cv_openapi_yaml[];

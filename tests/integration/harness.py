@@ -48,7 +48,7 @@ class Resp:
 class Server:
     """One convoyd process. args are extra command-line flags."""
 
-    def __init__(self, *args, env=None, keep_dir=None):
+    def __init__(self, *args, env=None, keep_dir=None, preexec=None):
         self.bin = os.environ.get("CONVOYD_BIN")
         if not self.bin or not os.path.exists(self.bin):
             print("CONVOYD_BIN is not set to a convoyd binary", file=sys.stderr)
@@ -63,7 +63,8 @@ class Server:
         # meaningful on machines with a GPU too (these tests are about HTTP)
         cmd = [self.bin, "--listen", "127.0.0.1:0", "--data-dir", self.data_dir, "--threads", "2",
                "--backend", "cpu"] + list(args)
-        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, cwd=self.tmp, env=e)
+        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, cwd=self.tmp, env=e,
+                                     preexec_fn=preexec)
         self.port = None
         deadline = time.time() + START_TIMEOUT_S
         while time.time() < deadline:

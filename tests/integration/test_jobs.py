@@ -2,11 +2,16 @@
 results per output (.npy / JSON / b64), 202 while running, sync waits that
 turn into 202, long polls, cancel of queued, running and waiting jobs,
 deadlines, stored tensors and `keep`, disk outputs (npz, npy dir, 409,
-overwrite, traversal, result 404)."""
+overwrite, traversal, result 404; a larger job written in several chunks,
+bit-exact against the in-memory .npz/.npy answers; a write that fails on a
+file size limit answers 507 and leaves no file)."""
+import io
 import os
+import resource
 import sys
 import threading
 import time
+import zipfile
 
 import numpy as np
 import pywt
@@ -296,6 +301,79 @@ def test_disk_outputs():
     assert r.status == 400 and r.error()["field"] == "output.path", r
     assert not os.path.exists("/tmp/x.npz") or os.path.getmtime("/tmp/x.npz") < time.time() - 60
     no_temp_files()
+
+
+def test_disk_outputs_large():
+    # 24 MiB in, 2 × 12 MiB out: each output takes several 8 MiB writes
+    x = RNG.standard_normal((96, 256, 256)).astype(np.float32)
+    body = npy_bytes(x)
+    q = "/v1/jobs?op=dwt&wavelet=haar&level=1&axes=0"
+    hdr = {"Content-Type": "application/x-npy"}
+    r = S.post(q, body, headers=dict(hdr, Accept="application/zip"))
+    assert r.status == 200, r
+    assert int(r.headers["content-length"]) == len(r.body)
+    zf = zipfile.ZipFile(io.BytesIO(r.body))
+    assert zf.testzip() is None and sorted(zf.namelist()) == ["a.npy", "d1_d.npy"], zf.namelist()
+    mem = r.npz()
+    want = pywt_outputs(x, "haar", 1, axes=[0])
+    for k in want:
+        assert mem[k].dtype == np.float32 and mem[k].shape == want[k].shape
+        assert_close(mem[k], want[k], 1e-5, 1e-5, what=k)
+    r = S.post(q + "&select=a", body, headers=dict(hdr, Accept="application/x-npy"))
+    assert r.status == 200, r
+    assert r.npy().tobytes() == mem["a"].tobytes()
+    r = S.post(q + "&output.path=big/out.npz", body, headers=hdr)
+    assert r.status == 200, r
+    disk = np.load(os.path.join(S.data_dir, "outputs", "big", "out.npz"))
+    assert sorted(disk.files) == ["a", "d1_d"]
+    for k in disk.files:
+        assert disk[k].dtype == mem[k].dtype and disk[k].tobytes() == mem[k].tobytes(), k
+    assert zipfile.ZipFile(os.path.join(S.data_dir, "outputs", "big", "out.npz")).testzip() is None
+    r = S.post(q + "&output.dir=big/npy&output.format=npy", body, headers=hdr)
+    assert r.status == 200, r
+    for k in ("a", "d1_d"):
+        got = np.load(os.path.join(S.data_dir, "outputs", "big", "npy", k + ".npy"))
+        assert got.dtype == mem[k].dtype and got.tobytes() == mem[k].tobytes(), k
+    # the same target again → 409, nothing replaced; overwrite → replaced
+    before = os.stat(os.path.join(S.data_dir, "outputs", "big", "out.npz")).st_mtime_ns
+    r = S.post(q + "&output.path=big/out.npz", body, headers=hdr)
+    assert r.status == 409 and r.error()["field"] == "output.path", r
+    assert os.stat(os.path.join(S.data_dir, "outputs", "big", "out.npz")).st_mtime_ns == before
+    no_temp_files()
+
+
+def limit_file_size():
+    resource.setrlimit(resource.RLIMIT_FSIZE, (4 << 20, resource.RLIM_INFINITY))
+
+
+def test_disk_full_removes_partial_files():
+    # a file size limit makes write(2) fail with EFBIG part-way, as ENOSPC would
+    L = harness.Server("--max-batch-delay-us", "0", "--log-level", "warn", preexec=limit_file_size)
+    try:
+        out = os.path.join(L.data_dir, "outputs")
+        x = RNG.standard_normal((48, 256, 256)).astype(np.float32)   # outputs 6 MiB each
+        body = npy_bytes(x)
+        q = "/v1/jobs?op=dwt&wavelet=haar&level=1&axes=0"
+        for target, made in (("output.path=full/out.npz", "full/out.npz"),
+                             ("output.dir=fulld&output.format=npy", "fulld/a.npy")):
+            r = L.post(q + "&" + target, body, headers={"Content-Type": "application/x-npy"})
+            assert r.status == 507 and r.error()["code"] == "insufficient_storage", r
+            assert r.headers["location"].startswith("/v1/jobs/j_")
+            j = L.get(r.headers["location"]).json()
+            assert j["state"] == "failed" and j["error"]["code"] == "insufficient_storage", j
+            assert not os.path.exists(os.path.join(out, made))
+        left = [os.path.join(d, f) for d, _, files in os.walk(out) for f in files]
+        assert not left, left
+        # a job that fits still works
+        small = RNG.standard_normal((8, 8)).astype(np.float32)
+        r = L.post("/v1/jobs?op=dwt&wavelet=haar&level=1&output.path=ok.npz", npy_bytes(small),
+                   headers={"Content-Type": "application/x-npy"})
+        assert r.status == 200, r
+        assert sorted(np.load(os.path.join(out, "ok.npz")).files) == ["a", "d1_ad", "d1_da", "d1_dd"]
+        assert L.alive()
+    finally:
+        code = L.close()
+    assert code == 0, code
 
 
 def main():
