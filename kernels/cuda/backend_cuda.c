@@ -147,6 +147,7 @@ fail:
 
 static void ctx_free(cv_cuda_ctx_t *ctx) {
   if (!ctx) return;
+  cv__cuda_nvml_close(ctx->nvml);
   (void)cudaSetDevice(ctx->ordinal);
   for (int i = 0; i < CV_CUDA_N_STREAMS; i++)
     if (ctx->stream[i]) (void)cudaStreamSynchronize(ctx->stream[i]);
@@ -180,6 +181,7 @@ static const struct cv_backend_i cuda_backend = {
     .free = cuda_free,
     .copy = cuda_copy,
     .close = cuda_close,
+    .stats = cv__cuda_stats,
 };
 
 const struct cv_backend_i *cv__cuda_backend(void) { return &cuda_backend; }
@@ -225,7 +227,7 @@ fail:
   return rc;
 }
 
-int cv_cuda_devices_open(cv_device_t *devs, int max) {
+int cv_cuda_devices_open(cv_device_t *devs, int max, uint64_t budget) {
   int count = 0;
   cudaError_t e = cudaGetDeviceCount(&count);
   if (e != cudaSuccess) {
@@ -255,6 +257,8 @@ int cv_cuda_devices_open(cv_device_t *devs, int max) {
     snprintf(dev->kind, sizeof dev->kind, "cuda");
     snprintf(dev->name, sizeof dev->name, "%.*s", (int)sizeof dev->name - 1, prop.name);
     dev->memory_bytes = prop.totalGlobalMem;
+    dev->budget_bytes = budget;   /* 0: run() derives one from free memory */
+    ctx->nvml = cv__cuda_nvml_open(d);
     dev->ctx = ctx;
   }
   return n;
