@@ -3,7 +3,7 @@
  * (upload, compute, download), pinned staging buffers, the device's
  * stream-ordered memory pool and a cuBLAS handle. No driver or no GPU means
  * zero devices (logged), never a failure. supports() is a pure predicate;
- * run() lives in run_cuda.c. Discovery runs once at start-up; the rest on
+ * run() lives in run_cuda.c, stats() (NVML / cudaMemGetInfo) in nvml.c. Discovery runs once at start-up; the rest on
  * the device's worker thread. */
 #include <stdio.h>
 #include <stdlib.h>

@@ -3,7 +3,9 @@
  * launch per pass serves all of it, uploads the inputs through the pinned
  * staging buffers (converting to the compute dtype on the way), runs the op
  * on the compute stream, downloads into the engine's host outputs, and
- * splits a group that runs out of device memory into single jobs.
+ * splits a group that runs out of device memory into single jobs. A job
+ * over the device's memory budget runs in slabs (kernels/slab.h), each slab
+ * a group of one; groups are cut to fit the budget too.
  * Streams: upload, compute and download are ordered by events; each group
  * is synchronised before run() moves on (overlapping one group's transfers
  * with the next one's compute is a next step). Device worker thread only. */
