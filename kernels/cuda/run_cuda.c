@@ -5,7 +5,8 @@
  * on the compute stream, downloads into the engine's host outputs, and
  * splits a group that runs out of device memory into single jobs. A job
  * over the device's memory budget runs in slabs (kernels/slab.h), each slab
- * a group of one; groups are cut to fit the budget too.
+ * a group of one; groups are cut to fit the budget too, and a job that
+ * alone runs out of device memory is tried again in slabs.
  * Streams: upload, compute and download are ordered by events; each group
  * is synchronised before run() moves on (overlapping one group's transfers
  * with the next one's compute is a next step). Device worker thread only. */
@@ -543,10 +544,22 @@ static int run_one(void *arg, cv_work_t *w) {
   return 0;   /* the item carries its rc */
 }
 
-static void notify_done(cv_work_t *it, int n) {
-  for (int r = 0; r < n; r++)
-    for (int k = 0; it[r].rc == 0 && it[r].on_slab && k < it[r].n_out; k++)
-      it[r].on_slab(it[r].on_slab_ctx, k, 0, cv_array_nbytes(&it[r].out[k].a));
+/* After a group: an item that alone ran out of device memory (the budget
+ * is an estimate; other processes share the device) is tried again in
+ * slabs of half its working set; the others report their outputs. */
+static void finish_group(cv_cuda_ctx_t *ctx, cv_device_t *dev, cv_work_t *it, int n) {
+  for (int r = 0; r < n; r++) {
+    cv_work_t *w = &it[r];
+    if (w->rc == -CV_EOUT_OF_MEMORY) {
+      slab_ctx_t sc = {ctx, dev};
+      w->rc = 0;
+      cv_error_clear(&w->err);
+      cv_slab_run(w, cv_slab_work_bytes(w) / 2, run_one, &sc);
+      continue;
+    }
+    for (int k = 0; w->rc == 0 && w->on_slab && k < w->n_out; k++)
+      w->on_slab(w->on_slab_ctx, k, 0, cv_array_nbytes(&w->out[k].a));
+  }
 }
 
 int cv__cuda_run(cv_device_t *dev, cv_batch_t *b) {
@@ -580,7 +593,7 @@ int cv__cuda_run(cv_device_t *dev, cv_batch_t *b) {
         cv_error_clear(&b->items[k].err);
         run_group(ctx, dev, &b->items[k], 1);
       }
-    notify_done(&b->items[i], j - i);
+    finish_group(ctx, dev, &b->items[i], j - i);
     i = j;
   }
   return 0;
