@@ -3,7 +3,9 @@
  * rows are gathered (and boundary extension or conv padding materialised)
  * into host buffers, each sub-item runs through the backend's runner, its
  * rows are put in place and reported through on_slab. What slabs:
- *   sepconv  at most one filter along axis 0 (any mode but periodization);
+ *   sepconv  any mode but periodization; several filters along axis 0 run
+ *            as a chain of passes through host intermediates (as the CPU
+ *            executor chains them);
  *   conv     along the outermost spatial axis, every padding mode;
  *   dwt      axis 0 not transformed: any mode; transformed: level by level,
  *            every mode but periodic and periodization (they wrap around);
@@ -282,12 +284,77 @@ static int fix_sepconv(const cv_work_t *w, const cv_slab_t *s, cv_op_params_t *s
   return 0;
 }
 
+static int slab_sepconv(cv_work_t *w, uint64_t budget, cv_slab_run_fn run_one, void *ctx);
+
+/* Several filters along axis 0: each but the last alone, in order, into a
+ * host intermediate (in slabs when over the budget); the last one with the
+ * filters of the other axes into y. */
+static int sepconv_chain(cv_work_t *w, uint64_t budget, cv_slab_run_fn run_one, void *ctx) {
+  const cv_sepconv_params_t *p = &w->params->u.sepconv;
+  const cv_array_t *x = &w->in[0].a;
+  cv_dtype_t pt = w->out[0].a.dtype;
+  cv_op_params_t *sp = params_dup(w->params);
+  cv_io_t cur = w->in[0];
+  char *prev = NULL;
+  int rc = sp ? 0 : -CV_EOUT_OF_MEMORY, last = -1;
+  for (int i = 0; i < p->n_filters; i++)
+    if ((p->filters[i].axis < 0 ? p->filters[i].axis + x->ndim : p->filters[i].axis) == 0) last = i;
+  for (int i = 0; i < last && rc == 0; i++) {
+    const cv_sepconv_filter_t *f = &p->filters[i];
+    if ((f->axis < 0 ? f->axis + x->ndim : f->axis) != 0) continue;
+    cv_op_params_copy(sp, w->params);
+    sp->u.sepconv.n_filters = 1;
+    sp->u.sepconv.filters[0] = *f;
+    int64_t q = cur.a.shape[0] + f->pad_lo + f->pad_hi - (int64_t)f->dilation * (f->ntaps - 1) - 1;
+    if (q < 0) {
+      rc = -CV_EINVALID_ARGUMENT;
+      break;
+    }
+    cv_io_t nxt = {.name = "y", .a = cur.a};
+    nxt.a.dtype = pt;
+    nxt.a.shape[0] = q / f->stride + 1;
+    char *buf = malloc((size_t)cv_shape_numel(nxt.a.shape, nxt.a.ndim) * cv_dtype_size(pt) + 1);
+    if (!buf) {
+      rc = -CV_EOUT_OF_MEMORY;
+      break;
+    }
+    nxt.a.data = buf;
+    cv_work_t sub = {.params = sp, .in = &cur, .n_in = 1, .out = &nxt, .n_out = 1};
+    rc = cv_slab_run(&sub, budget, run_one, ctx);
+    if (rc) w->err = sub.err;
+    free(prev);
+    prev = buf;
+    cur = nxt;
+    snprintf(cur.name, sizeof cur.name, "x");
+  }
+  if (rc == 0) {   /* the last axis-0 filter and the other axes' filters, in their order */
+    cv_op_params_copy(sp, w->params);
+    int n = 0;
+    for (int i = 0; i < p->n_filters; i++) {
+      int a = p->filters[i].axis < 0 ? p->filters[i].axis + x->ndim : p->filters[i].axis;
+      if (a != 0 || i == last) sp->u.sepconv.filters[n++] = p->filters[i];
+    }
+    sp->u.sepconv.n_filters = n;
+    cv_work_t sub = *w;
+    sub.params = sp;
+    sub.in = &cur;
+    sub.rc = 0;
+    cv_error_clear(&sub.err);
+    rc = cv_slab_run(&sub, budget, run_one, ctx);
+    if (rc) w->err = sub.err;
+  }
+  if (rc && w->err.code == CV_OK) cv_error_set(&w->err, (cv_err_t)-rc, NULL, "running in slabs failed");
+  free(prev);
+  free(sp);
+  return w->rc = rc;
+}
+
 static int slab_sepconv(cv_work_t *w, uint64_t budget, cv_slab_run_fn run_one, void *ctx) {
   const cv_sepconv_params_t *p = &w->params->u.sepconv;
   if (w->n_in != 1 || w->n_out != 1) return too_big(w, budget, "sepconv takes one input x");
   const cv_array_t *x = &w->in[0].a, *y = &w->out[0].a;
   int f = -1, n0 = sep_axis0(p, x->ndim, &f);
-  if (n0 > 1) return too_big(w, budget, "more than one filter runs along axis 0");
+  if (n0 > 1) return sepconv_chain(w, budget, run_one, ctx);
   job_t j;
   memset(&j, 0, sizeof j);
   j.gather_dt = cv_dtype_promote_wavelet(x->dtype);

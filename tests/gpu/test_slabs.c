@@ -187,6 +187,10 @@ static void run_cases(cv_device_t *dut, cv_device_t *cpu) {
       sep_filter(&op->u.sepconv.filters[1], 2, 3, 1, 1, 1, (cv_mode_t)m);
       snprintf(what, sizeof what, "sepconv %s %s", cv_mode_name((cv_mode_t)m), cv_dtype_name(dts[d]));
       check(dut, cpu, what, op, &x, 1);
+      op->u.sepconv.n_filters = 3;   /* a second filter along axis 0: a chain of passes */
+      sep_filter(&op->u.sepconv.filters[2], 0, 2, 1, 0, 1, (cv_mode_t)m);
+      snprintf(what, sizeof what, "sepconv chain %s %s", cv_mode_name((cv_mode_t)m), cv_dtype_name(dts[d]));
+      check(dut, cpu, what, op, &x, 1);
       if (m == CV_MODE_PERIODIC) continue;
       int all[3] = {0, 1, 2}, inner[2] = {1, 2};
       dwt_params(op, CV_OP_DWT, "db3", (cv_mode_t)m, 2, 3, all);

@@ -2,7 +2,7 @@
  * coverage, budgets) and the slab executor on the CPU backend: a device
  * with a tiny budget_bytes must give bit-identical results to the same job
  * run whole, for sepconv (every mode, strides, dilation, promotion,
- * complex), conv (padding modes, layouts, groups) and dwt/idwt; what cannot
+ * complex, chains of filters along axis 0), conv (padding modes, layouts, groups) and dwt/idwt; what cannot
  * slab fails with payload_too_large; on_slab covers every output byte. */
 #include "../../kernels/backend.h"
 #include "../../kernels/slab.h"
@@ -231,6 +231,11 @@ static void test_sepconv_slabs(void) {
       sep_filter(&op->u.sepconv.filters[1], 0, 5, 2, 2, m == CV_MODE_ZERO ? 45 : 6, 4, (cv_mode_t)m);
       snprintf(what, sizeof what, "sepconv %s %s", cv_mode_name((cv_mode_t)m), cv_dtype_name(dts[d]));
       same(op, &x, 1, what);
+      /* two filters along axis 0 (a chain of passes), one on axis 2 between them */
+      op->u.sepconv.n_filters = 3;
+      sep_filter(&op->u.sepconv.filters[2], 0, 3, 1, 3, 1, 1, (cv_mode_t)m);
+      op->u.sepconv.filters[2].flip = 1;
+      same(op, &x, 1, what);
       /* no filter along axis 0: plain slabs */
       op->u.sepconv.n_filters = 1;
       same(op, &x, 1, what);
@@ -250,11 +255,11 @@ static void test_sepconv_refused(void) {
   sep_filter(&op->u.sepconv.filters[0], 0, 3, 1, 1, 1, 1, CV_MODE_SYMMETRIC);
   sep_filter(&op->u.sepconv.filters[1], 0, 2, 2, 1, 0, 0, CV_MODE_SYMMETRIC);
   run_t r;
-  run(op, &x, 1, 1000, &r);
+  /* a budget below one row, for a single filter and for a chain */
+  run(op, &x, 1, 64, &r);
   CV_ASSERT_EQ(r.rc, -CV_EPAYLOAD_TOO_LARGE);
-  CV_ASSERT(strstr(r.err.message, "more than one filter") != NULL);
+  CV_ASSERT(strstr(r.err.message, "one row") != NULL);
   run_free(&r);
-  /* a budget below one row */
   op->u.sepconv.n_filters = 1;
   run(op, &x, 1, 64, &r);
   CV_ASSERT_EQ(r.rc, -CV_EPAYLOAD_TOO_LARGE);
