@@ -64,6 +64,7 @@ convoy_find_cuda_lib(CUDNN cudnn.h cudnn libcudnn.so.9)
 add_library(convoy_cuda STATIC
   kernels/cuda/backend_cuda.c
   kernels/cuda/run_cuda.c
+  kernels/cuda/nvml.c
   kernels/cuda/filter.cu
   kernels/cuda/dwt.cu
   kernels/cuda/idwt.cu
@@ -77,7 +78,7 @@ target_include_directories(convoy_cuda PUBLIC ${CMAKE_SOURCE_DIR})
 target_compile_options(convoy_cuda PRIVATE
   "$<$<COMPILE_LANGUAGE:CUDA>:-lineinfo;--expt-relaxed-constexpr;-Xcompiler=-Wall>"
   "$<$<AND:$<COMPILE_LANGUAGE:CUDA>,$<CONFIG:Release>>:-O3>")
-target_link_libraries(convoy_cuda PUBLIC convoy_flags CUDA::cudart)
+target_link_libraries(convoy_cuda PUBLIC convoy_flags CUDA::cudart ${CMAKE_DL_LIBS})
 foreach(lib CUBLAS CUFFT CUDNN)
   if(CONVOY_HAVE_${lib})
     target_link_libraries(convoy_cuda PUBLIC convoy_${lib})

@@ -86,7 +86,9 @@ typedef enum {
      "text, or json (one object per line)")                                                        \
   XX(LOG_LEVEL, log_level, ENUM, log_level, "info", 0, 0, 1, NULL, "error, warn, info or debug")    \
   XX(DRAIN_TIMEOUT_S, drain_timeout_s, INT, 0, "30", 0, 3600, 0, NULL,                              \
-     "SIGTERM: seconds to finish in-flight jobs before cancelling them and exiting 0")
+     "SIGTERM: seconds to finish in-flight jobs before cancelling them and exiting 0")             \
+  XX(DEVICE_MEMORY_BUDGET, device_memory_budget, SIZE, 0, "0", 0, CV_PIB, 0, NULL,                  \
+     "GPU memory one job may use; larger jobs run in slabs along their outermost axis; 0 = 85% of free memory")
 
 typedef enum {
 #define XX(uc, name, type, arg, def, min, max, reload, check, help) CV_CONFIG_##uc,

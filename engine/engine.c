@@ -253,8 +253,8 @@ int cv_engine_init(cv_engine_t *e, const cv_engine_config_t *cfg, cv_error_t *er
   pthread_condattr_destroy(&ca);
   cv_queue_init(&e->q);
   e->inited = true;
-  cv_backend_config_t bc = {
-      .threads = cfg->threads, .want_cpu = cfg->want_cpu, .want_cuda = cfg->want_cuda, .data_dir = cfg->data_dir};
+  cv_backend_config_t bc = {.threads = cfg->threads, .want_cpu = cfg->want_cpu, .want_cuda = cfg->want_cuda,
+                            .data_dir = cfg->data_dir, .device_memory_budget = cfg->device_memory_budget};
   int n = cv_devices_open(e->devs, CV_MAX_DEVICES, &bc, err);
   if (n < 0) return n;
   size_t cache = cfg->pool_cached_bytes;
@@ -435,4 +435,11 @@ void cv_engine_gauges(cv_engine_t *e, int *queued, int *running, size_t *infligh
   if (running) *running = e->running;
   if (inflight_bytes) *inflight_bytes = e->inflight_bytes;
   pthread_mutex_unlock(&e->mu);
+}
+
+int cv_engine_device_stats(cv_engine_t *e, int i, cv_device_stats_t *st) {
+  if (i < 0 || i >= e->n_devs) return -CV_EINVALID_ARGUMENT;
+  cv_device_t *d = &e->devs[i];
+  if (!d->backend->stats) return -CV_EUNSUPPORTED_OP;
+  return d->backend->stats(d, st);
 }

@@ -24,6 +24,7 @@ typedef struct cv_engine_config_s {
   size_t pool_cached_bytes;      /* output buffers kept for reuse; 0 = default (1/16 of RAM, <= 2 GiB) */
   size_t inline_max_bytes;       /* cv_engine_run_inline: largest job (in + out); 0 = never inline */
   const char *data_dir;          /* GPU conv plans under data_dir/plans; NULL = memory only */
+  uint64_t device_memory_budget; /* GPUs: working set per job before it runs in slabs; 0 = from free memory */
 } cv_engine_config_t;
 
 void cv_engine_config_default(cv_engine_config_t *cfg);
@@ -98,5 +99,10 @@ void cv_engine_set_inline(cv_engine_t *e, size_t inline_max_bytes);
 
 /* Snapshot of the gauges. */
 void cv_engine_gauges(cv_engine_t *e, int *queued, int *running, size_t *inflight_bytes);
+
+/* Device i's gauges from its backend (GPU memory in use and utilisation,
+ * the CPU's process RSS); any thread, takes no engine lock. 0, or -CV_E…
+ * when i is out of range or the backend cannot say (st then unset). */
+int cv_engine_device_stats(cv_engine_t *e, int i, cv_device_stats_t *st);
 
 #endif

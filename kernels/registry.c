@@ -10,7 +10,7 @@ int cv_devices_open(cv_device_t *devs, int max, const cv_backend_config_t *cfg, 
   memset(devs, 0, (size_t)max * sizeof *devs);
 #ifdef CONVOY_HAVE_CUDA
   if (cfg->want_cuda && max > 1) {
-    int k = cv_cuda_devices_open(devs, max - 1, cfg->data_dir);
+    int k = cv_cuda_devices_open(devs, max - 1, cfg->data_dir, cfg->device_memory_budget);
     if (k > 0) n += k;
   }
 #endif

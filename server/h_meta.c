@@ -2,6 +2,7 @@
  * /v1/wavelets/{name}, /v1/info, /healthz, /readyz, /metrics and
  * /openapi.yaml (proto/openapi.yaml, embedded at build time). Constant
  * bodies are built once at start-up and sent without copying. MHD threads. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,10 +119,16 @@ int cv_h_metrics(cv_req_t *r) {
   cv_metrics_device_t devs[CV_MAX_DEVICES];
   double util = cpu_utilization(s);
   for (int i = 0; i < s->engine.n_devs; i++) {
+    /* numbers from the engine (the backend's stats: GPU memory and
+     * utilisation, the CPU's process RSS); the CPU's utilisation is the
+     * process's CPU time measured here */
+    cv_device_stats_t st = {0, NAN};
+    bool known = cv_engine_device_stats(&s->engine, i, &st) == 0;
+    bool cpu = !strcmp(s->engine.devs[i].kind, "cpu");
     devs[i].id = s->engine.devs[i].id;
-    /* host memory held for jobs and results on the CPU; GPUs report through their backend later */
-    devs[i].memory_used_bytes = !strcmp(s->engine.devs[i].kind, "cpu") ? inflight + g.result_store_bytes : 0;
-    devs[i].utilization = !strcmp(s->engine.devs[i].kind, "cpu") ? util : 0;
+    devs[i].memory_used_bytes = known ? st.memory_used_bytes : 0;
+    devs[i].memory_unknown = !known;
+    devs[i].utilization = cpu ? util : known ? st.utilization : NAN;
   }
   g.devices = devs;
   g.n_devices = s->engine.n_devs;

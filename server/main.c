@@ -48,6 +48,7 @@ static int start(cv_server_t *s, cv_error_t *err) {
   ec.max_batch_delay_us = c->max_batch_delay_us;
   ec.inline_max_bytes = c->inline_max_bytes;
   ec.data_dir = c->data_dir;   /* GPU conv plan cache: data_dir/plans */
+  ec.device_memory_budget = c->device_memory_budget;
   if ((rc = cv_engine_init(&s->engine, &ec, err))) return rc;
   if (!(s->ops_json = cv_ops_json_text(&s->ops_len)) || !(s->wavelets_json = cv_wavelets_list_json()))
     return cv_error_set(err, CV_EOUT_OF_MEMORY, NULL, "no memory");

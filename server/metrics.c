@@ -361,12 +361,14 @@ static void render_bytes_devices(buf_t *b, cv_metrics_t *m, const cv_metrics_gau
   int nd = g && g->devices ? g->n_devices : 0;
   family(b, "convoy_device_memory_used_bytes", "gauge", "Memory in use on each device in bytes.");
   for (int i = 0; i < nd; i++)
-    bprintf(b, "convoy_device_memory_used_bytes{device=\"%s\"} %llu\n",
+    if (!g->devices[i].memory_unknown)
+      bprintf(b, "convoy_device_memory_used_bytes{device=\"%s\"} %llu\n",
             fmt_label(dev, sizeof dev, g->devices[i].id ? g->devices[i].id : ""),
             (unsigned long long)g->devices[i].memory_used_bytes);
   family(b, "convoy_device_utilization_ratio", "gauge", "Busy fraction of each device, 0 to 1.");
-  for (int i = 0; i < nd; i++)
-    bprintf(b, "convoy_device_utilization_ratio{device=\"%s\"} %s\n",
+  for (int i = 0; i < nd; i++)   /* unknown (NaN) is an absent series, not a NaN sample */
+    if (!isnan(g->devices[i].utilization))
+      bprintf(b, "convoy_device_utilization_ratio{device=\"%s\"} %s\n",
             fmt_label(dev, sizeof dev, g->devices[i].id ? g->devices[i].id : ""),
             fmt_num(num, g->devices[i].utilization));
   family(b, "convoy_result_store_bytes", "gauge", "Bytes held by results and stored tensors.");

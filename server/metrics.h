@@ -50,7 +50,8 @@ typedef struct cv_metrics_s {
 typedef struct cv_metrics_device_s {
   const char *id;                /* "cpu", "cuda:0" (the `device` label) */
   uint64_t memory_used_bytes;
-  double utilization;            /* 0…1 */
+  double utilization;            /* 0…1; NaN = unknown: the sample is left out */
+  bool memory_unknown;           /* true: the memory sample is left out */
 } cv_metrics_device_t;
 
 /* The gauges, snapshotted by the caller just before cv_metrics_render

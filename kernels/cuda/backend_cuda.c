@@ -4,7 +4,7 @@
  * stream-ordered memory pool, cuBLAS and cuDNN handles and the conv plan
  * cache (data_dir/plans/conv-<GPU name>.tsv). No driver or no GPU means
  * zero devices (logged), never a failure. supports() is a pure predicate;
- * run() lives in run_cuda.c. Discovery runs once at start-up; the rest on
+ * run() lives in run_cuda.c, stats() (NVML / cudaMemGetInfo) in nvml.c. Discovery runs once at start-up; the rest on
  * the device's worker thread. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -143,6 +143,7 @@ fail:
 
 static void ctx_free(cv_cuda_ctx_t *ctx) {
   if (!ctx) return;
+  cv__cuda_nvml_close(ctx->nvml);
   (void)cudaSetDevice(ctx->ordinal);
   for (int i = 0; i < CV_CUDA_N_STREAMS; i++)
     if (ctx->stream[i]) (void)cudaStreamSynchronize(ctx->stream[i]);
@@ -180,6 +181,7 @@ static const struct cv_backend_i cuda_backend = {
     .free = cuda_free,
     .copy = cuda_copy,
     .close = cuda_close,
+    .stats = cv__cuda_stats,
 };
 
 const struct cv_backend_i *cv__cuda_backend(void) { return &cuda_backend; }
@@ -252,7 +254,7 @@ static void plans_open(cv_cuda_ctx_t *ctx, const char *data_dir, const char *nam
   if (cv_plan_cache_open(where, CV_PLAN_CACHE_DEFAULT, &ctx->plans) != 0) ctx->plans = NULL;
 }
 
-int cv_cuda_devices_open(cv_device_t *devs, int max, const char *data_dir) {
+int cv_cuda_devices_open(cv_device_t *devs, int max, const char *data_dir, uint64_t budget) {
   int count = 0;
   cudaError_t e = cudaGetDeviceCount(&count);
   if (e != cudaSuccess) {
@@ -283,6 +285,8 @@ int cv_cuda_devices_open(cv_device_t *devs, int max, const char *data_dir) {
     snprintf(dev->kind, sizeof dev->kind, "cuda");
     snprintf(dev->name, sizeof dev->name, "%.*s", (int)sizeof dev->name - 1, prop.name);
     dev->memory_bytes = prop.totalGlobalMem;
+    dev->budget_bytes = budget;   /* 0: run() derives one from free memory */
+    ctx->nvml = cv__cuda_nvml_open(d);
     dev->ctx = ctx;
   }
   return n;

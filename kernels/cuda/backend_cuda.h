@@ -21,8 +21,11 @@ enum { CV_CUDA_S_H2D, CV_CUDA_S_COMPUTE, CV_CUDA_S_D2H, CV_CUDA_N_STREAMS };
 #define CV_CUDA_POOL_KEEP_PCT 50                /* of device memory the pool keeps between calls */
 #define CV_CUDA_MAX_GROUP 64                    /* jobs stacked into one launch */
 
+typedef struct cv_cuda_nvml_s cv_cuda_nvml_t;   /* nvml.c */
+
 typedef struct cv_cuda_ctx_s {
   int ordinal;                                  /* CUDA device number */
+  cv_cuda_nvml_t *nvml;                         /* NULL without libnvidia-ml */
   cudaStream_t stream[CV_CUDA_N_STREAMS];
   void *stage[CV_CUDA_STAGE_BUFS];              /* pinned host memory */
   cudaEvent_t stage_ev[CV_CUDA_STAGE_BUFS];     /* last copy that used each buffer */
@@ -38,6 +41,12 @@ typedef struct cv_cuda_ctx_s {
 
 /* backend_cuda.c: the vtable (for tests that drive supports() on a fake device). */
 const struct cv_backend_i *cv__cuda_backend(void);
+
+/* nvml.c: NVML for this device (NULL when the library or device is not
+ * there), its release, and the vtable's stats(). */
+cv_cuda_nvml_t *cv__cuda_nvml_open(int ordinal);
+void cv__cuda_nvml_close(cv_cuda_nvml_t *n);
+int cv__cuda_stats(cv_device_t *dev, cv_device_stats_t *st);
 
 /* run_cuda.c: executes a batch (the vtable's run). */
 int cv__cuda_run(cv_device_t *dev, cv_batch_t *b);

@@ -3,7 +3,10 @@
  * launch per pass serves all of it, uploads the inputs through the pinned
  * staging buffers (converting to the compute dtype on the way), runs the op
  * on the compute stream, downloads into the engine's host outputs, and
- * splits a group that runs out of device memory into single jobs.
+ * splits a group that runs out of device memory into single jobs. A job
+ * over the device's memory budget runs in slabs (kernels/slab.h), each slab
+ * a group of one; groups are cut to fit the budget too, and a job that
+ * alone runs out of device memory is tried again in slabs.
  * Streams: upload, compute and download are ordered by events; each group
  * is synchronised before run() moves on (overlapping one group's transfers
  * with the next one's compute is a next step). Device worker thread only. */
@@ -11,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../slab.h"
 #include "backend_cuda.h"
 #include "dwt.cuh"
 #include "idwt.cuh"
@@ -524,10 +528,66 @@ static int run_group(cv_cuda_ctx_t *ctx, cv_device_t *dev, cv_work_t *it, int B)
   return rc;
 }
 
+/* ---- the budget and slabs (kernels/slab.h) ---- */
+
+#define CV_CUDA_BUDGET_PCT 85   /* of free + pool-cached memory, when no budget is configured */
+
+/* The configured budget, else what the device can give now: free memory
+ * plus what the stream-ordered pool holds unused, less a margin for
+ * workspaces and other processes. */
+static uint64_t cuda_budget(const cv_device_t *dev, const cv_cuda_ctx_t *ctx) {
+  if (dev->budget_bytes) return dev->budget_bytes;
+  size_t free_b = 0, total_b = 0;
+  if (cudaMemGetInfo(&free_b, &total_b) != cudaSuccess) {
+    (void)cudaGetLastError();
+    return 0;   /* unknown: no slabbing; an OOM still splits groups */
+  }
+  uint64_t avail = free_b;
+  cudaMemPool_t pool;
+  uint64_t reserved = 0, used = 0;
+  if (cudaDeviceGetDefaultMemPool(&pool, ctx->ordinal) == cudaSuccess &&
+      cudaMemPoolGetAttribute(pool, cudaMemPoolAttrReservedMemCurrent, &reserved) == cudaSuccess &&
+      cudaMemPoolGetAttribute(pool, cudaMemPoolAttrUsedMemCurrent, &used) == cudaSuccess && reserved > used)
+    avail += reserved - used;
+  (void)cudaGetLastError();
+  return avail / 100 * CV_CUDA_BUDGET_PCT;
+}
+
+typedef struct slab_ctx_s {
+  cv_cuda_ctx_t *ctx;
+  cv_device_t *dev;
+} slab_ctx_t;
+
+/* cv_slab_run's runner: one (sub-)item as a group of one. */
+static int run_one(void *arg, cv_work_t *w) {
+  slab_ctx_t *c = arg;
+  run_group(c->ctx, c->dev, w, 1);
+  return 0;   /* the item carries its rc */
+}
+
+/* After a group: an item that alone ran out of device memory (the budget
+ * is an estimate; other processes share the device) is tried again in
+ * slabs of half its working set; the others report their outputs. */
+static void finish_group(cv_cuda_ctx_t *ctx, cv_device_t *dev, cv_work_t *it, int n) {
+  for (int r = 0; r < n; r++) {
+    cv_work_t *w = &it[r];
+    if (w->rc == -CV_EOUT_OF_MEMORY) {
+      slab_ctx_t sc = {ctx, dev};
+      w->rc = 0;
+      cv_error_clear(&w->err);
+      cv_slab_run(w, cv_slab_work_bytes(w) / 2, run_one, &sc);
+      continue;
+    }
+    for (int k = 0; w->rc == 0 && w->on_slab && k < w->n_out; k++)
+      w->on_slab(w->on_slab_ctx, k, 0, cv_array_nbytes(&w->out[k].a));
+  }
+}
+
 int cv__cuda_run(cv_device_t *dev, cv_batch_t *b) {
   cv_cuda_ctx_t *ctx = dev->ctx;
   cudaError_t e = cudaSetDevice(ctx->ordinal);
   if (e != cudaSuccess) return cv__cuda_err(e, "cudaSetDevice", __FILE__, __LINE__);
+  uint64_t budget = cuda_budget(dev, ctx);
   for (int i = 0; i < b->n;) {
     cv_work_t *w = &b->items[i];
     if (!dev->backend->supports(dev, w->params, w->in, w->n_in)) {
@@ -537,14 +597,24 @@ int cv__cuda_run(cv_device_t *dev, cv_batch_t *b) {
       i++;
       continue;
     }
+    uint64_t bytes = cv_slab_work_bytes(w);
+    if (budget && bytes > budget) {   /* over the budget alone: slab by slab, host to device and back */
+      slab_ctx_t sc = {ctx, dev};
+      cv_slab_run(w, budget, run_one, &sc);
+      i++;
+      continue;
+    }
     int j = i + 1;
-    while (j < b->n && j - i < CV_CUDA_MAX_GROUP && same_key(&b->items[i], &b->items[j])) j++;
+    while (j < b->n && j - i < CV_CUDA_MAX_GROUP && same_key(&b->items[i], &b->items[j]) &&
+           (!budget || (bytes += cv_slab_work_bytes(&b->items[j])) <= budget))
+      j++;
     int rc = run_group(ctx, dev, &b->items[i], j - i);
     if (rc == -CV_EOUT_OF_MEMORY && j - i > 1)   /* too big together: one job at a time */
       for (int k = i; k < j; k++) {
         cv_error_clear(&b->items[k].err);
         run_group(ctx, dev, &b->items[k], 1);
       }
+    finish_group(ctx, dev, &b->items[i], j - i);
     i = j;
   }
   return 0;

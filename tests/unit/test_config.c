@@ -182,6 +182,7 @@ static const source_row_t source_rows[] = {
     {"log_format", "\"json\"", "\"json\"", "text", "\"text\"", "JSON", "\"json\""},
     {"log_level", "\"debug\"", "\"debug\"", "error", "\"error\"", "Warn", "\"warn\""},
     {"drain_timeout_s", "0", "0", "10", "10", "3600", "3600"},
+    {"device_memory_budget", "\"2GiB\"", "2147483648", "0", "0", "64MiB", "67108864"},
 };
 _Static_assert(sizeof source_rows / sizeof *source_rows == CV_CONFIG_COUNT, "one row per option");
 
@@ -414,6 +415,7 @@ static void test_bounds(void) {
       {"max_inflight_bytes", 1, 1ull << 50}, {"max_batch", 1, 4096}, {"max_batch_delay_us", 0, 1000000},
       {"wait_s", 0, 3600}, {"result_ttl_s", 1, 604800}, {"result_store_bytes", 1, 1ull << 50},
       {"max_connections", 1, 65536}, {"connection_timeout_s", 1, 86400}, {"drain_timeout_s", 0, 3600},
+      /* device_memory_budget (0..1PiB): its min is 0, so "−1" is a parse error, not "below the minimum" */
   };
   enter_tmp();
   for (size_t r = 0; r < sizeof rows / sizeof *rows; r++) {

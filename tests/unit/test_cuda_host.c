@@ -13,7 +13,7 @@
 static void test_no_device_is_not_an_error(void) {
   setenv("CUDA_VISIBLE_DEVICES", "", 1);
   cv_device_t devs[CV_MAX_DEVICES];
-  CV_ASSERT_EQ(cv_cuda_devices_open(devs, CV_MAX_DEVICES, NULL), 0);
+  CV_ASSERT_EQ(cv_cuda_devices_open(devs, CV_MAX_DEVICES, NULL, 0), 0);
   cv_backend_config_t cfg = {.threads = 1, .want_cpu = true, .want_cuda = true};
   cv_error_t err;
   int n = cv_devices_open(devs, CV_MAX_DEVICES, &cfg, &err);

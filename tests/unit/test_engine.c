@@ -147,6 +147,20 @@ static void test_run_one(void) {
   cv_engine_close(e); /* safe twice */
 }
 
+/* Device gauges come from the backend through the engine: the CPU reports
+ * the process's RSS, utilisation unknown; out-of-range devices are refused. */
+static void test_device_stats(void) {
+  cv_engine_t *e = start(8, 0, 4, 0);
+  int cpu = e->n_devs - 1;
+  cv_device_stats_t st = {0, 0};
+  CV_ASSERT_OK(cv_engine_device_stats(e, cpu, &st));
+  CV_ASSERT(st.memory_used_bytes > (1u << 20));
+  CV_ASSERT(isnan(st.utilization));
+  CV_ASSERT_EQ(cv_engine_device_stats(e, e->n_devs, &st), -CV_EINVALID_ARGUMENT);
+  CV_ASSERT_EQ(cv_engine_device_stats(e, -1, &st), -CV_EINVALID_ARGUMENT);
+  cv_engine_close(e);
+}
+
 static void test_limits(void) {
   cv_job_t *big = haar_job(1024, 5);
   cv_engine_t *e = start(2, big->in_bytes + big->out_bytes - 1, 1, 0);
@@ -280,6 +294,6 @@ static void test_run_inline(void) {
 }
 
 #define CV_TEST_LIST(XX)                                                                   \
-  XX(queue_priorities) XX(queue_device_masks) XX(pool_reuse) XX(batch_keys) XX(deadline_saturates) XX(run_one) XX(limits) XX(deadline_and_cancel)       \
+  XX(queue_priorities) XX(queue_device_masks) XX(pool_reuse) XX(batch_keys) XX(deadline_saturates) XX(run_one) XX(device_stats) XX(limits) XX(deadline_and_cancel)       \
   XX(priority_order_and_batching) XX(close_cancels_queued) XX(run_inline)
 CV_TEST_MAIN(CV_TEST_LIST)

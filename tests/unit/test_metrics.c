@@ -121,9 +121,11 @@ static void test_job_histograms(void) {
 static void test_gauges(void) {
   cv_metrics_t m;
   open_m(&m);
-  cv_metrics_device_t devs[2] = {{"cpu", 1048576, 0.25}, {"cuda:0", 2000000000ull, 1}};
+  /* cuda:1 knows its memory but not its utilisation; cuda:2 knows neither */
+  cv_metrics_device_t devs[4] = {{"cpu", 1048576, 0.25, false}, {"cuda:0", 2000000000ull, 1, false},
+                                 {"cuda:1", 5, NAN, false}, {"cuda:2", 0, NAN, true}};
   cv_metrics_gauges_t g = {.jobs_queued = 7, .jobs_running = 2, .inflight_bytes = 4096,
-                           .result_store_bytes = 123456789012ull, .devices = devs, .n_devices = 2};
+                           .result_store_bytes = 123456789012ull, .devices = devs, .n_devices = 4};
   char *t = render(&m, &g);
   ASSERT_LINE(t, "# TYPE convoy_jobs_queued gauge");
   ASSERT_LINE(t, "convoy_jobs_queued 7");
@@ -134,6 +136,10 @@ static void test_gauges(void) {
   ASSERT_LINE(t, "convoy_device_memory_used_bytes{device=\"cuda:0\"} 2000000000");
   ASSERT_LINE(t, "convoy_device_utilization_ratio{device=\"cpu\"} 0.25");
   ASSERT_LINE(t, "convoy_device_utilization_ratio{device=\"cuda:0\"} 1");
+  ASSERT_LINE(t, "convoy_device_memory_used_bytes{device=\"cuda:1\"} 5");
+  ASSERT_NO(t, "convoy_device_utilization_ratio{device=\"cuda:1\"}");
+  ASSERT_NO(t, "device=\"cuda:2\"");
+  ASSERT_NO(t, "NaN");
   ASSERT_LINE(t, "convoy_build_info{version=\"0.1.0\"} 1");
   free(t);
   t = render(&m, NULL);
@@ -191,8 +197,9 @@ static void test_format_lint(void) {
   cv_metrics_t m;
   open_m(&m);
   populate(&m);
-  cv_metrics_device_t devs[2] = {{"cpu", 1u << 30, 0.5}, {"cuda:0", 3ull << 30, 0.75}};
-  cv_metrics_gauges_t g = {3, 1, 1 << 20, 5 << 20, devs, 2};
+  cv_metrics_device_t devs[3] = {{"cpu", 1u << 30, 0.5, false}, {"cuda:0", 3ull << 30, 0.75, false},
+                                 {"cuda:1", 1u << 20, NAN, false}};
+  cv_metrics_gauges_t g = {3, 1, 1 << 20, 5 << 20, devs, 3};
   char *t = render(&m, &g);
   const char *dump = getenv("CONVOY_METRICS_DUMP");
   if (dump) {
