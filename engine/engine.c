@@ -99,6 +99,8 @@ static void run_batch(cv_engine_t *e, cv_device_t *dev, cv_job_t **jobs, int n, 
     w->n_in = j->n_in;
     w->n_out = j->outs.n_out;
     w->out = j->outs.out;
+    w->on_slab = j->on_slab;
+    w->on_slab_ctx = j->on_slab_ctx;
     j->out_t = calloc((size_t)w->n_out > 0 ? (size_t)w->n_out : 1, sizeof *j->out_t);
     if (!j->out_t) {
       fail_item(w, -CV_EOUT_OF_MEMORY, "no memory for outputs");

@@ -63,6 +63,10 @@ struct cv_job_s {
 
   cv_job_done_fn done;
   void *done_arg;
+  /* Optional: told as bytes of the outputs become final while the job runs
+   * (cv_work_t.on_slab; e.g. a disk sink writing as slabs land). */
+  void (*on_slab)(void *ctx, int out_index, size_t byte_offset, size_t nbytes);
+  void *on_slab_ctx;
   void *user;                      /* the submitter's context (server request, …) */
   void (*user_free)(void *user);   /* when set, called with user as the job is freed */
   cv_job_t *next;                  /* queue link, owned by the queue */

@@ -203,6 +203,10 @@ int cv_h_jobs_post(cv_req_t *r) {
   if (rc) goto fail;
   j->priority = sp->priority;
   j->deadline_ns = cv_deadline_after_ms(j->created_ns, sp->timeout_ms);
+  if (jc->sink != CV_SINK_NONE) {   /* written as the device reports finished slabs */
+    j->on_slab = cv_sink_on_slab;
+    j->on_slab_ctx = jc;
+  }
   if (r->fmt == CV_FMT_NPY && jc->sink == CV_SINK_NONE) {
     int sel = 0;
     for (int i = 0; i < jc->n_out; i++) sel += !jc->selected || jc->selected[i];
