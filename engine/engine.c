@@ -53,6 +53,57 @@ static void fail_item(cv_work_t *w, int rc, const char *msg) {
 }
 
 #define CV_ENGINE_STACK_BATCH 8   /* batches this small keep their bookkeeping on the stack */
+#define CV_ENGINE_SHARED_MAX ((size_t)64 << 20)   /* most bytes of small outputs in one shared buffer */
+
+static bool small_output(const cv_array_t *a) {
+  size_t es = cv_dtype_size(a->dtype);
+  int64_t n = cv_shape_numel(a->shape, a->ndim);
+  return n >= 0 && es && (uint64_t)n < CV_POOL_MIN_BYTES / es;
+}
+
+/* Outputs of the items still ok (j->out_t allocated): the small ones of a
+ * batch of several jobs in one shared buffer, the rest (and all of a lone
+ * job's) from the pool. Sets data pointers; failures mark the item. */
+static void alloc_outputs(cv_engine_t *e, cv_job_t **live, cv_work_t *items, int m) {
+  int n_small = 0;
+  size_t small_bytes = 0;
+  for (int i = 0; m > 1 && i < m; i++)
+    for (int k = 0; items[i].rc == 0 && k < items[i].n_out; k++)
+      if (small_output(&items[i].out[k].a)) {
+        n_small++;
+        small_bytes += cv_array_nbytes(&items[i].out[k].a);
+      }
+  const cv_array_t **like = NULL;
+  cv_tensor_t **made = NULL;
+  bool shared = n_small > 1 && small_bytes <= CV_ENGINE_SHARED_MAX && (like = calloc((size_t)n_small, sizeof *like)) &&
+                (made = calloc((size_t)n_small, sizeof *made));
+  if (shared) {
+    int q = 0;
+    for (int i = 0; i < m; i++)
+      for (int k = 0; items[i].rc == 0 && k < items[i].n_out; k++)
+        if (small_output(&items[i].out[k].a)) like[q++] = &items[i].out[k].a;
+    cv_error_t err;
+    shared = cv_tensors_new_shared(made, n_small, like, &err) == 0;
+    for (int i = 0, q2 = 0; shared && i < m; i++)
+      for (int k = 0; items[i].rc == 0 && k < items[i].n_out; k++)
+        if (small_output(&items[i].out[k].a)) {
+          live[i]->out_t[k] = made[q2++];
+          items[i].out[k].a.data = live[i]->out_t[k]->a.data;
+        }
+  }
+  free(like);
+  free(made);
+  for (int i = 0; i < m; i++) {
+    cv_work_t *w = &items[i];
+    for (int k = 0; w->rc == 0 && k < w->n_out; k++) {
+      if (live[i]->out_t[k]) continue;   /* in the shared buffer */
+      cv_array_t *a = &w->out[k].a;
+      int rc = cv_tensor_new_pooled(e->pool, &live[i]->out_t[k], a->dtype, a->ndim, a->shape, &w->err);
+      if (rc) w->rc = rc;
+      else a->data = live[i]->out_t[k]->a.data;
+    }
+  }
+}
 
 static void run_batch(cv_engine_t *e, cv_device_t *dev, cv_job_t **jobs, int n, int max_threads) {
   cv_work_t items_s[CV_ENGINE_STACK_BATCH], ok_s[CV_ENGINE_STACK_BATCH];
@@ -102,20 +153,9 @@ static void run_batch(cv_engine_t *e, cv_device_t *dev, cv_job_t **jobs, int n, 
     w->on_slab = j->on_slab;
     w->on_slab_ctx = j->on_slab_ctx;
     j->out_t = calloc((size_t)w->n_out > 0 ? (size_t)w->n_out : 1, sizeof *j->out_t);
-    if (!j->out_t) {
-      fail_item(w, -CV_EOUT_OF_MEMORY, "no memory for outputs");
-      continue;
-    }
-    for (int k = 0; k < w->n_out; k++) {
-      cv_array_t *a = &w->out[k].a;
-      int rc = cv_tensor_new_pooled(e->pool, &j->out_t[k], a->dtype, a->ndim, a->shape, &w->err);
-      if (rc) {
-        w->rc = rc;
-        break;
-      }
-      a->data = j->out_t[k]->a.data;
-    }
+    if (!j->out_t) fail_item(w, -CV_EOUT_OF_MEMORY, "no memory for outputs");
   }
+  alloc_outputs(e, live, items, m);
   if (m > 0) {
     /* Items that failed allocation carry rc != 0: run only the rest. */
     cv_work_t *ok = heap ? calloc((size_t)m, sizeof *ok) : ok_s;
@@ -139,16 +179,30 @@ static void run_batch(cv_engine_t *e, cv_device_t *dev, cv_job_t **jobs, int n, 
   }
   for (int i = 0; i < m; i++) {
     cv_job_t *j = live[i];
+    cv_job_state_t st = CV_JOB_SUCCEEDED;
+    const cv_error_t *err = NULL;
+    cv_error_t cerr;
     if (items[i].rc) {
       if (items[i].err.code == CV_OK) cv_error_set(&items[i].err, (cv_err_t)-items[i].rc, NULL, NULL);
-      end_job(e, j, CV_JOB_FAILED, &items[i].err, true);
+      st = CV_JOB_FAILED;
+      err = &items[i].err;
     } else if (atomic_load(&j->cancel_requested)) {
-      cv_error_t err;
-      cv_error_set(&err, CV_ECANCELLED, NULL, "job cancelled while it ran");
-      end_job(e, j, CV_JOB_CANCELLED, &err, true);
-    } else {
-      end_job(e, j, CV_JOB_SUCCEEDED, NULL, true);
+      cv_error_set(&cerr, CV_ECANCELLED, NULL, "job cancelled while it ran");
+      st = CV_JOB_CANCELLED;
+      err = &cerr;
     }
+    /* every job finishes (done runs) before any slot is given back, as in end_job */
+    if (cv_job_finish(j, st, err)) atomic_fetch_add(&e->stats.jobs_by_state[st], 1);
+  }
+  if (m > 0) {   /* the batch's slots back in one step */
+    size_t bytes = 0;
+    for (int i = 0; i < m; i++) bytes += live[i]->in_bytes + live[i]->out_bytes;
+    pthread_mutex_lock(&e->mu);
+    e->unfinished -= m;
+    e->running -= m;
+    e->inflight_bytes -= bytes;
+    pthread_mutex_unlock(&e->mu);
+    for (int i = 0; i < m; i++) cv_job_unref(live[i]);   /* the engine's references */
   }
   if (heap) {
     free(items);

@@ -3,9 +3,11 @@
 #include "pool.h"
 
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #define CV_POOL_ALIGN (2u << 20) /* huge-page aligned, so whole 2 MiB runs can be huge pages */
 #define CV_POOL_GRAIN 4096u      /* sizes round up to pages only: peak memory stays near the need */
@@ -131,4 +133,63 @@ int cv_tensor_new_pooled(cv_pool_t *p, cv_tensor_t **out, cv_dtype_t dt, int ndi
     cv_pool_unref(p);
   }
   return rc;
+}
+
+/* ---- shared buffers for a batch's small outputs ---- */
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23   /* Linux 5.14; older kernels say EINVAL and fault page by page */
+#endif
+#define CV_SHARED_POPULATE_MIN ((size_t)64 << 10)   /* below this, faulting page by page is as cheap */
+
+typedef struct {
+  atomic_int refs;   /* tensors still using the buffer */
+} shared_t;
+
+#define CV_SHARED_HEAD ((sizeof(shared_t) + CV_TENSOR_ALIGN - 1) / CV_TENSOR_ALIGN * CV_TENSOR_ALIGN)
+
+static void shared_drop(shared_t *sh, int n) {
+  if (atomic_fetch_sub_explicit(&sh->refs, n, memory_order_acq_rel) == n) free(sh);
+}
+
+static void release_shared(cv_tensor_t *t) { shared_drop(t->owner, 1); }
+
+int cv_tensors_new_shared(cv_tensor_t **out, int n, const cv_array_t *const *like, cv_error_t *err) {
+  if (n <= 0) return 0;
+  size_t total = CV_SHARED_HEAD;
+  for (int i = 0; i < n; i++) {
+    size_t nbytes;
+    int rc = cv_shape_check(like[i]->dtype, like[i]->ndim, like[i]->shape, 0, &nbytes, "shape", err);
+    if (rc) return rc;
+    size_t step = (nbytes + CV_TENSOR_ALIGN - 1) / CV_TENSOR_ALIGN * CV_TENSOR_ALIGN;
+    if (step < nbytes || total + step < total)
+      return cv_error_set(err, CV_EOUT_OF_MEMORY, NULL, "outputs too large for one buffer");
+    total += step;
+  }
+  void *mem = NULL;
+  if (posix_memalign(&mem, CV_TENSOR_ALIGN, total))
+    return cv_error_set(err, CV_EOUT_OF_MEMORY, NULL, "cannot allocate %zu bytes of outputs", total);
+  shared_t *sh = mem;
+  atomic_init(&sh->refs, n);
+  if (total >= CV_SHARED_POPULATE_MIN) {
+    long pg = sysconf(_SC_PAGESIZE);
+    uintptr_t a = ((uintptr_t)mem + (uintptr_t)pg - 1) & ~((uintptr_t)pg - 1);
+    uintptr_t e = ((uintptr_t)mem + total) & ~((uintptr_t)pg - 1);
+    if (pg > 0 && e > a) (void)madvise((void *)a, e - a, MADV_POPULATE_WRITE);
+  }
+  size_t off = CV_SHARED_HEAD;
+  for (int i = 0; i < n; i++) {
+    int rc = cv_tensor_wrap(&out[i], like[i]->dtype, like[i]->ndim, like[i]->shape, (char *)mem + off,
+                            release_shared, sh, 0, err);
+    if (rc) {
+      for (int k = 0; k < i; k++) {
+        cv_tensor_unref(out[k]);
+        out[k] = NULL;
+      }
+      shared_drop(sh, n - i);   /* the references no tensor took */
+      return rc;
+    }
+    off += (out[i]->nbytes + CV_TENSOR_ALIGN - 1) / CV_TENSOR_ALIGN * CV_TENSOR_ALIGN;
+  }
+  return 0;
 }

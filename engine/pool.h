@@ -21,6 +21,13 @@ void cv_pool_unref(cv_pool_t *p);   /* NULL-safe; frees cached buffers when the 
 int cv_tensor_new_pooled(cv_pool_t *p, cv_tensor_t **out, cv_dtype_t dt, int ndim, const int64_t *shape,
                          cv_error_t *err);
 
+/* n small tensors (dtype and shape of like[i], uninitialised data) in one
+ * shared buffer: a batch's outputs take one allocation, their pages faulted
+ * in by one madvise, instead of a malloc and a few page faults each. Each
+ * tensor holds a reference to the buffer; the last unref frees it. Any of
+ * them may outlive the others. On error nothing is left allocated. */
+int cv_tensors_new_shared(cv_tensor_t **out, int n, const cv_array_t *const *like, cv_error_t *err);
+
 /* Bytes cached (free, ready for reuse), for tests and metrics. */
 size_t cv_pool_cached_bytes(cv_pool_t *p);
 

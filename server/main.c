@@ -2,7 +2,6 @@
  * store, metrics and the HTTP daemon, runs the libuv loop on the main thread
  * until a SIGTERM/SIGINT drain completes, then shuts everything down in
  * order and exits 0 (2 on a bad configuration, 1 when start-up fails). */
-#include <malloc.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <stdio.h>
@@ -11,6 +10,7 @@
 #include <unistd.h>
 
 #include "../engine/paths.h"
+#include "../engine/process.h"
 #include "../proto/json_arena.h"
 #include "../proto/ops_json.h"
 #include "../proto/wavelet_json.h"
@@ -70,32 +70,8 @@ static void stop(cv_server_t *s) {
   pthread_mutex_destroy(&s->util_mu);
 }
 
-/* OpenMP's default wait policy spins idle team threads for a while after
- * each parallel region, taking the cores the HTTP threads need (half of all
- * CPU in the tiny-job benchmark). libgomp reads OMP_WAIT_POLICY when it is
- * loaded, before main, so convoyd sets it and re-executes itself once, unless
- * the operator chose a policy. Measured: b64 peer bench 11-14k → ~24k req/s. */
-static void set_passive_omp(char **argv) {
-  if (getenv("OMP_WAIT_POLICY")) return;
-  if (setenv("OMP_WAIT_POLICY", "PASSIVE", 1) != 0) return;
-  execv("/proc/self/exe", argv);
-  /* exec failed: carry on with the default policy */
-}
-
-/* glibc hands freed heap tops back to the kernel past 128 KiB and serves
- * blocks past 128 KiB with fresh mmaps: a request that allocates and frees
- * a few hundred KiB then pays page faults every time, on every MHD thread's
- * arena. Keep up to 64 MiB per arena; big buffers (tensors) come from the
- * engine's pool anyway. */
-static void tune_malloc(void) {
-  mallopt(M_TRIM_THRESHOLD, 64 << 20);
-  mallopt(M_MMAP_THRESHOLD, 4 << 20);
-  mallopt(M_TOP_PAD, 1 << 20);
-}
-
 int main(int argc, char **argv) {
-  set_passive_omp(argv);
-  tune_malloc();
+  cv_process_setup(argv);
   cv_json_hooks_install();   /* before any thread: cJSON's hooks are process-wide */
   prctl(PR_SET_NAME, "convoyd"); /* after the re-exec the kernel would call it "exe" */
   signal(SIGPIPE, SIG_IGN);

@@ -10,6 +10,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "../engine/process.h"
 #include "../proto/json_arena.h"
 #include "../engine/engine.h"
 #include "../engine/paths.h"
@@ -488,6 +489,7 @@ static int cmd_ops(void) {
 }
 
 int main(int argc, char **argv) {
+  cv_process_setup(argv);    /* passive OpenMP waits (one re-exec), malloc thresholds */
   cv_json_hooks_install();   /* before any thread: cJSON's hooks are process-wide */
   if (argc < 2) {
     fputs(usage, stderr);

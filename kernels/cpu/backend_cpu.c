@@ -17,7 +17,7 @@
 #define CV_CPU_SMALL_ITEM_BYTES (1u << 20)
 /* ...unless the whole batch is below this: then the worker thread runs it
  * alone, since waking a thread team costs more than the work. */
-#define CV_CPU_SERIAL_BATCH_BYTES (256u << 10)
+#define CV_CPU_SERIAL_BATCH_BYTES (1u << 20)
 
 static bool cpu_supports(const cv_device_t *dev, const cv_op_params_t *p, const cv_io_t *in, int n_in) {
   if (p->op == CV_OP_CONV) return cv_cpu_conv_check(&p->u.conv, in, n_in, NULL) == 0;
