@@ -1,6 +1,7 @@
 /* test_engine.c — the priority queue, batch keys, and the engine: admission
  * limits (queue_full, payload_too_large), priorities, deadlines, cancel,
  * batching of same-key jobs, and shutdown of queued jobs. */
+#include <string.h>
 #include <unistd.h>
 
 #include "../../engine/engine.h"
@@ -252,6 +253,35 @@ static void test_close_cancels_queued(void) {
   cv_job_unref(a), cv_job_unref(b);
 }
 
+/* A batch's small outputs in one buffer: aligned, disjoint, writable, and
+ * freed only when the last of them goes (ASan checks the order). */
+static void test_tensors_shared(void) {
+  cv_array_t a = {.dtype = CV_DTYPE_F32, .ndim = 1, .shape = {3}};
+  cv_array_t b = {.dtype = CV_DTYPE_F64, .ndim = 2, .shape = {100, 300}};
+  cv_array_t c = {.dtype = CV_DTYPE_C64, .ndim = 1, .shape = {0}};
+  const cv_array_t *like[3] = {&a, &b, &c};
+  cv_tensor_t *t[3];
+  cv_error_t err;
+  CV_ASSERT_OK(cv_tensors_new_shared(t, 3, like, &err));
+  for (int i = 0; i < 3; i++) {
+    CV_ASSERT_EQ((uintptr_t)t[i]->a.data % CV_TENSOR_ALIGN, 0);
+    CV_ASSERT_EQ(t[i]->a.dtype, like[i]->dtype);
+    CV_ASSERT_EQ(t[i]->nbytes, cv_array_nbytes(like[i]));
+  }
+  CV_ASSERT((char *)t[1]->a.data >= (char *)t[0]->a.data + t[0]->nbytes);
+  memset(t[0]->a.data, 1, t[0]->nbytes);
+  memset(t[1]->a.data, 2, t[1]->nbytes);
+  CV_ASSERT_EQ(((unsigned char *)t[0]->a.data)[11], 1);
+  cv_tensor_unref(t[1]);
+  CV_ASSERT_EQ(((unsigned char *)t[0]->a.data)[0], 1);   /* still alive */
+  cv_tensor_unref(t[0]);
+  cv_tensor_unref(t[2]);
+  CV_ASSERT_OK(cv_tensors_new_shared(t, 0, like, &err));   /* none: nothing to do */
+  cv_array_t bad = {.dtype = CV_DTYPE_F32, .ndim = 1, .shape = {-1}};
+  const cv_array_t *badl[2] = {&a, &bad};
+  CV_ASSERT(cv_tensors_new_shared(t, 2, badl, &err) < 0);
+}
+
 static void count_slab(void *ctx, int out_index, size_t off, size_t n) {
   size_t *seen = ctx;   /* [2]: bytes of outputs 0 and 1, which come in order */
   CV_ASSERT(out_index >= 0 && out_index < 2 && off == seen[out_index]);
@@ -319,5 +349,5 @@ static void test_run_inline(void) {
 
 #define CV_TEST_LIST(XX)                                                                   \
   XX(queue_priorities) XX(queue_device_masks) XX(pool_reuse) XX(batch_keys) XX(deadline_saturates) XX(run_one) XX(device_stats) XX(limits) XX(deadline_and_cancel)       \
-  XX(priority_order_and_batching) XX(close_cancels_queued) XX(run_inline) XX(on_slab_passes_through)
+  XX(priority_order_and_batching) XX(close_cancels_queued) XX(run_inline) XX(on_slab_passes_through) XX(tensors_shared)
 CV_TEST_MAIN(CV_TEST_LIST)
