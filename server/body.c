@@ -51,8 +51,9 @@ int cv_npy_sink_feed(cv_npy_sink_t *s, const char *p, size_t n, cv_error_t *err)
       continue;
     }
     if ((rc = cv_npy_parse_header(s->hdr, s->hdr_len, s->max_bytes, &s->info, err))) return rc;
-    if ((rc = cv_tensor_new(&s->t, s->info.dtype, s->info.ndim, s->info.shape, s->max_bytes, false, err)))
-      return rc;
+    rc = s->pool ? cv_tensor_new_pooled(s->pool, &s->t, s->info.dtype, s->info.ndim, s->info.shape, err)
+                 : cv_tensor_new(&s->t, s->info.dtype, s->info.ndim, s->info.shape, s->max_bytes, false, err);
+    if (rc) return rc;
     s->got = 0;
   }
   return 0;
@@ -117,6 +118,7 @@ static int mp_begin(void *u, const cv_mp_part_t *part, cv_error_t *err) {
   memcpy(b->names[b->cur], part->name, nlen + 1);
   cv_npy_sink_free(&b->sink);
   b->sink.max_bytes = b->r->srv->cfg.max_tensor_bytes;
+  b->sink.pool = b->r->srv->engine.pool;
   return 0;
 }
 
@@ -258,6 +260,7 @@ int cv_body_begin(cv_req_t *r) {
       break;
     case CV_BODY_NPY:
       r->npy.max_bytes = s->cfg.max_tensor_bytes;
+      r->npy.pool = s->engine.pool;
       if (r->m.route == CV_ROUTE_JOBS) return cv_query_spec(r, NULL);   /* fail fast, before the upload */
       break;
     case CV_BODY_MULTIPART:
@@ -265,6 +268,7 @@ int cv_body_begin(cv_req_t *r) {
       r->mp->r = r;
       r->mp->cur = -1;
       r->mp->sink.max_bytes = s->cfg.max_tensor_bytes;
+      r->mp->sink.pool = s->engine.pool;
       cv_strbuf_init(&r->json, s->cfg.max_json_bytes);
       return cv_multipart_init(&r->mp->mp, ct, &mp_handler, r->mp, &r->err);
     case CV_BODY_NONE:

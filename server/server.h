@@ -106,6 +106,7 @@ typedef struct cv_npy_sink_s {
   cv_npy_info_t info;
   cv_tensor_t *t;
   size_t got;
+  cv_pool_t *pool;           /* large tensors from the engine's buffer pool (warm pages); NULL = malloc */
 } cv_npy_sink_t;
 
 int cv_npy_sink_feed(cv_npy_sink_t *s, const char *p, size_t n, cv_error_t *err);
