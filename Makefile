@@ -11,7 +11,7 @@ DATA_DIR ?= var
 TOOLS_VENV ?= .venv-tools
 
 DEB_PKGS := build-essential cmake ninja-build pkg-config ccache libmicrohttpd-dev libcjson-dev \
-            libuv1-dev libdnnl-dev zlib1g-dev python3 python3-venv python3-numpy python3-scipy python3-pywt \
+            libuv1-dev libdnnl-dev zlib1g-dev libdeflate-dev python3 python3-venv python3-numpy python3-scipy python3-pywt \
             python3-torch python3-yaml python3-requests prometheus wrk curl
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 

@@ -5,6 +5,8 @@
  * 4 GiB or the entries 65535). Any thread; a writer is used by one at a time. */
 #include "npz.h"
 
+#include "crc32.h"
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -132,7 +134,7 @@ static int member_read(member_t *m, void *dst, size_t n, cv_error_t *err) {
     m->in_pos += n;
     m->in_left -= n;
     for (size_t off = 0; off < n; off += CV_NPZ_CHUNK)
-      m->crc = crc32(m->crc, d + off, (uInt)(n - off < CV_NPZ_CHUNK ? n - off : CV_NPZ_CHUNK));
+      m->crc = cv_crc32(m->crc, d + off, (uInt)(n - off < CV_NPZ_CHUNK ? n - off : CV_NPZ_CHUNK));
     return 0;
   }
   while (n) {
@@ -140,7 +142,7 @@ static int member_read(member_t *m, void *dst, size_t n, cv_error_t *err) {
     size_t got;
     int rc = inflate_step(m, d, n, &got, err);
     if (rc) return rc;
-    m->crc = crc32(m->crc, d, (uInt)got);
+    m->crc = cv_crc32(m->crc, d, (uInt)got);
     d += got;
     n -= got;
   }
@@ -165,7 +167,7 @@ static int load_member(int fd, const char *path, int method, uint32_t crc, uint6
                        uint64_t uncomp, uint64_t data_off, size_t max_bytes, size_t *used,
                        cv_tensor_t **out, cv_error_t *err) {
   member_t m = {.fd = fd, .path = path, .deflate = method == ZIP_DEFLATED, .in_pos = data_off,
-                .in_left = comp, .crc = crc32(0, NULL, 0)};
+                .in_left = comp, .crc = 0};
   char *h = NULL;
   cv_tensor_t *t = NULL;
   int rc = 0;
@@ -441,7 +443,7 @@ static int body_feed(cv_npz_writer_t *w, const void *p, size_t n, cv_error_t *er
   const unsigned char *d = p;
   for (size_t off = 0; off < n; off += CV_NPZ_CHUNK) {
     size_t k = n - off < CV_NPZ_CHUNK ? n - off : CV_NPZ_CHUNK;
-    w->crc = crc32(w->crc, d + off, (uInt)k);
+    w->crc = cv_crc32(w->crc, d + off, (uInt)k);
     int rc = w->deflate ? deflate_feed(w, w->zs, d + off, k, false, &w->comp, err) : wwrite(w, d + off, k, err);
     if (rc) return rc;
     if (!w->deflate) w->comp += k;
@@ -520,7 +522,7 @@ int cv_npz_writer_begin(cv_npz_writer_t *w, const char *name, const cv_array_t *
     p = put16(p, ZIP_EXTRA_ZIP64); p = put16(p, 16); p = put64(p, 0); p = put64(p, 0);
   }
   w->in_member = true;
-  w->crc = crc32(0, NULL, 0);
+  w->crc = 0;
   w->comp = 0;
   w->data_left = nbytes;
   if ((rc = wwrite(w, lh, (size_t)(p - lh), err)) || (rc = body_feed(w, hdr, hl, err))) return writer_fail(w, rc);
@@ -657,7 +659,7 @@ int cv_npz_save(const char *path, const cv_io_t *arrays, int n, bool deflate, cv
 static uint32_t crc_bytes(uLong crc, const void *p, size_t n) {
   const unsigned char *d = p;
   for (size_t off = 0; off < n; off += CV_NPZ_CHUNK)
-    crc = crc32(crc, d + off, (uInt)(n - off < CV_NPZ_CHUNK ? n - off : CV_NPZ_CHUNK));
+    crc = cv_crc32(crc, d + off, (uInt)(n - off < CV_NPZ_CHUNK ? n - off : CV_NPZ_CHUNK));
   return (uint32_t)crc;
 }
 
@@ -666,7 +668,7 @@ uint32_t cv_npz_member_crc(const cv_array_t *a) {
   size_t hl = cv_npy_header(a, hdr, sizeof hdr), nbytes = 0;
   cv_error_t err;
   if (!hl || cv_shape_check(a->dtype, a->ndim, a->shape, 0, &nbytes, NULL, &err)) return 0;
-  uLong crc = crc_bytes(crc32(0, NULL, 0), hdr, hl);
+  uLong crc = crc_bytes(0, hdr, hl);
   return nbytes && a->data ? crc_bytes(crc, a->data, nbytes) : (uint32_t)crc;
 }
 
