@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "json_arena.h"
+#include "json_parse.h"
 #include "json_num.h"
 #include "spec_internal.h"
 #include "tensor_json.h"
@@ -358,27 +359,33 @@ static void spec_clear(cv_spec_t *s) {
   s->params.op = CV_OP_COUNT;
 }
 
-int cv_spec_parse(const char *json, size_t len, const cv_spec_limits_t *lim, cv_spec_t *out, cv_error_t *err) {
+int cv_spec_parse_mut(char *json, size_t len, const cv_spec_limits_t *lim, cv_spec_t *out, cv_error_t *err) {
   spec_clear(out);
-  const char *end = json;
+  size_t off = 0;
   bool arena = cv_json_arena_open();   /* the tree is deleted below, before the arena closes */
-  cJSON *root = cJSON_ParseWithLengthOpts(json, len, &end, 0);
-  size_t off = end && end >= json ? (size_t)(end - json) : 0;
+  cJSON *root = cv_json_parse_insitu(json, len, &off);
   if (!root) {
     if (arena) cv_json_arena_close();
     return cv_error_set(err, CV_EINVALID_JSON, NULL, "the spec is not valid JSON (at byte %zu)", off);
   }
-  while (off < len && (json[off] == ' ' || json[off] == '\t' || json[off] == '\n' || json[off] == '\r')) off++;
   int rc = 0;
-  if (off < len)
-    rc = cv_error_set(err, CV_EINVALID_JSON, NULL, "the spec is not valid JSON: extra text at byte %zu", off);
-  else if (!cJSON_IsObject(root))
+  if (!cJSON_IsObject(root))
     rc = cv_error_set(err, CV_EINVALID_JSON, NULL, "the spec must be a JSON object");
   else
     rc = spec_from_object(root, lim, out, err);
   cJSON_Delete(root);
   if (arena) cv_json_arena_close();
   if (rc) cv_spec_free(out);
+  return rc;
+}
+
+int cv_spec_parse(const char *json, size_t len, const cv_spec_limits_t *lim, cv_spec_t *out, cv_error_t *err) {
+  spec_clear(out);
+  char *copy = malloc(len ? len : 1);   /* the parser rewrites its buffer */
+  if (!copy) return cv_error_set(err, CV_EOUT_OF_MEMORY, NULL, "no memory to parse a %zu-byte spec", len);
+  if (len) memcpy(copy, json, len);
+  int rc = cv_spec_parse_mut(copy, len, lim, out, err);
+  free(copy);
   return rc;
 }
 

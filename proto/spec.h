@@ -76,6 +76,11 @@ typedef struct cv_spec_s {
  * appear once. */
 int cv_spec_parse(const char *json, size_t len, const cv_spec_limits_t *lim, cv_spec_t *out,
                   cv_error_t *err);
+/* The same on a buffer the parser may rewrite (strings are unescaped in
+ * place, json_parse.h; nothing in out points into it afterwards): saves the
+ * copy cv_spec_parse makes. For request bodies the caller frees next. */
+int cv_spec_parse_mut(char *json, size_t len, const cv_spec_limits_t *lim, cv_spec_t *out,
+                      cv_error_t *err);
 
 /* The x-npy form: n decoded query pairs (scalars; comma lists; an empty value
  * is null; inputs.NAME=tensor:ID|file:PATH; output.path=, output.dir=,

@@ -314,7 +314,8 @@ static int mp_finish(cv_req_t *r) {
     return cv_error_set(&r->err, CV_EINVALID_ARGUMENT, "spec", "the multipart body has no part named spec");
   cv_spec_limits_t lim = {.max_tensor_bytes = r->srv->cfg.max_tensor_bytes};
   if (cv_req_spec_alloc(r)) return -CV_EOUT_OF_MEMORY;
-  if ((rc = cv_spec_parse(r->json.data ? r->json.data : "", r->json.len, &lim, r->spec, &r->err))) return rc;
+  char none = '\0';   /* the spec part is parsed in place: cv_body_end drops it */
+  if ((rc = cv_spec_parse_mut(r->json.data ? r->json.data : &none, r->json.len, &lim, r->spec, &r->err))) return rc;
   for (int i = 0; i < b->n_parts; i++)
     if ((rc = cv_spec_add_input(r->spec, b->names[i], b->tensors[i], &r->err))) return rc;
   return 0;

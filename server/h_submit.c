@@ -166,8 +166,9 @@ int cv_h_jobs_post(cv_req_t *r) {
   int rc;
   if (r->body == CV_BODY_JSON) {
     cv_spec_limits_t lim = {.max_tensor_bytes = s->cfg.max_tensor_bytes};
+    char none = '\0';   /* the body is parsed in place: it is dropped right after */
     if ((rc = cv_req_spec_alloc(r)) ||
-        (rc = cv_spec_parse(r->json.data ? r->json.data : "", r->json.len, &lim, r->spec, &r->err)))
+        (rc = cv_spec_parse_mut(r->json.data ? r->json.data : &none, r->json.len, &lim, r->spec, &r->err)))
       return rc;
     cv_tbuf_put(cv_strbuf_take(&r->json, NULL));
   }
