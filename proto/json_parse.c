@@ -252,8 +252,8 @@ link:
     }
     append(stack[depth - 1], item);
   }
-  if (cJSON_IsArray(item) || cJSON_IsObject(item)) {
-    const char close = cJSON_IsArray(item) ? ']' : '}';
+  if (item->type & (cJSON_Array | cJSON_Object)) {   /* (type tests inline: no call into cJSON) */
+    const char close = item->type & cJSON_Array ? ']' : '}';
     p = skip_ws(p + 1, end);
     stack[depth++] = item;
     if (p < end && *p == close) {
@@ -273,7 +273,7 @@ next:   /* after a complete value */
     return root;
   }
   if (p == end) goto fail;
-  const bool in_array = cJSON_IsArray(stack[depth - 1]);
+  const bool in_array = stack[depth - 1]->type & cJSON_Array;
   if (*p == ',') {
     p = skip_ws(p + 1, end);
     if (in_array) goto value;

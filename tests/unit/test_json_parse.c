@@ -314,6 +314,47 @@ static void test_truncations(void) {
   LEAK_CHECK();
 }
 
+/* random edits of valid documents: whatever the strict parser accepts, cJSON
+ * accepts too, with the same tree; the rest is refused at a byte <= len */
+static void test_mutations(void) {
+  static const char BYTES[] = "{}[],:\"\\/-+.eE0123456789 \n\tutrfalsn\x01\x80\xC3\xA9\xED\xF4";
+  gen_t g = {.s = 99};
+  int accepted = 0, refused = 0;
+  for (int k = 0; k < 3000; k++) {
+    g.n = 0;
+    gen_value(&g, 0);
+    putc_(&g, ' ');
+    for (int edits = 1 + (int)rn(&g, 3); edits > 0; edits--) {
+      size_t at = rn(&g, (unsigned)g.n);
+      switch (rn(&g, 3)) {
+        case 0: g.b[at] = BYTES[rn(&g, sizeof BYTES - 1)]; break;
+        case 1: memmove(g.b + at, g.b + at + 1, g.n - at); g.n--; break;
+        default: putc_(&g, ' '); memmove(g.b + at + 1, g.b + at, g.n - at - 1); g.b[at] = BYTES[rn(&g, sizeof BYTES - 1)]; break;
+      }
+      if (!g.n) putc_(&g, '0');
+    }
+    char *buf = dup_exact(g.b, g.n);
+    size_t off = (size_t)-1;
+    cJSON *b = cv_json_parse_insitu(buf, g.n, &off);
+    if (b) {
+      const char *end;
+      cJSON *a = cJSON_ParseWithLengthOpts(g.b, g.n, &end, 0);
+      if (!a) CV_FAIL_("accepted what cJSON refuses: %.*s", (int)g.n, g.b);
+      tree_eq(a, b, g.b);
+      cJSON_Delete(a);
+      cJSON_Delete(b);
+      accepted++;
+    } else {
+      CV_ASSERT(off <= g.n);
+      refused++;
+    }
+    free(buf);
+  }
+  CV_ASSERT(accepted > 100 && refused > 1000);   /* both outcomes are exercised */
+  free(g.b);
+  LEAK_CHECK();
+}
+
 static void test_invalid(void) {
   static const struct {
     const char *doc;
@@ -408,5 +449,5 @@ static void test_in_place(void) {
 }
 
 #define CV_TEST_LIST(XX) \
-  XX(valid_corners) XX(long_strings) XX(random_documents) XX(truncations) XX(invalid) XX(depth) XX(in_place)
+  XX(valid_corners) XX(long_strings) XX(random_documents) XX(truncations) XX(mutations) XX(invalid) XX(depth) XX(in_place)
 CV_TEST_MAIN(CV_TEST_LIST)
