@@ -1,10 +1,12 @@
 /* json_arena.c — the cJSON arena: a thread-local list of chunks (the first
- * one, CV_JSON_ARENA_KEEP bytes, stays for the thread's next parse; larger
- * ones are freed on close), 16-byte aligned bump allocation, free a no-op
- * for pointers inside the open arena. Any thread. */
+ * one, CV_JSON_ARENA_KEEP bytes, stays for the thread's next parse and is
+ * freed when the thread ends; larger ones are freed on close), 16-byte
+ * aligned bump allocation, free a no-op for pointers inside the open arena.
+ * Any thread. */
 #include "json_arena.h"
 
 #include <cjson/cJSON.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -25,6 +27,11 @@ typedef struct {
 } arena_t;
 
 static _Thread_local arena_t tl_arena;
+
+/* The kept chunk goes when its thread ends (a pthread key's destructor). */
+static pthread_key_t keep_key;
+static pthread_once_t keep_once = PTHREAD_ONCE_INIT;
+static void keep_key_init(void) { pthread_key_create(&keep_key, free); }
 
 static chunk_t *chunk_new(size_t cap) {
   chunk_t *c = malloc(sizeof *c + cap);
@@ -74,7 +81,10 @@ bool cv_json_arena_open(void) {
   arena_t *a = &tl_arena;
   if (a->open) return false;
   a->open = true;
-  if (!a->keep) a->keep = chunk_new(CV_JSON_ARENA_KEEP);
+  if (!a->keep && (a->keep = chunk_new(CV_JSON_ARENA_KEEP))) {
+    pthread_once(&keep_once, keep_key_init);
+    pthread_setspecific(keep_key, a->keep);
+  }
   a->head = a->keep;
   if (a->keep) a->keep->used = 0;
   return true;
