@@ -576,6 +576,42 @@ int cv_npz_writer_add(cv_npz_writer_t *w, const char *name, const cv_array_t *a,
   return cv_npz_writer_end(w, err);
 }
 
+/* One central directory entry (zip64 extra when sizes or the offset need it). */
+static unsigned char *put_central(unsigned char *p, const cv_npz_entry_t *e, bool big_off, unsigned flags,
+                                  unsigned method, unsigned dos_time, unsigned dos_date) {
+  unsigned xlen = (e->zip64 ? 16u : 0u) + (big_off ? 8u : 0u);
+  size_t enl = strlen(e->name);
+  p = put32(p, ZIP_SIG_CENTRAL);
+  p = put16(p, ZIP_MADE_BY_UNIX | ZIP_VERSION64);
+  p = put16(p, e->zip64 || big_off ? ZIP_VERSION64 : ZIP_VERSION);
+  p = put16(p, flags);
+  p = put16(p, method);
+  p = put16(p, dos_time);
+  p = put16(p, dos_date);
+  p = put32(p, e->crc);
+  p = put32(p, e->zip64 ? ZIP_MAX32 : (uint32_t)e->comp);
+  p = put32(p, e->zip64 ? ZIP_MAX32 : (uint32_t)e->uncomp);
+  p = put16(p, (unsigned)enl);
+  p = put16(p, xlen ? xlen + 4 : 0);
+  p = put16(p, 0);   /* comment */
+  p = put16(p, 0);   /* disk */
+  p = put16(p, 0);   /* internal attributes */
+  p = put32(p, ZIP_FILE_ATTR);
+  p = put32(p, big_off ? ZIP_MAX32 : (uint32_t)e->offset);
+  memcpy(p, e->name, enl);
+  p += enl;
+  if (xlen) {
+    p = put16(p, ZIP_EXTRA_ZIP64);
+    p = put16(p, xlen);
+    if (e->zip64) {
+      p = put64(p, e->uncomp);
+      p = put64(p, e->comp);
+    }
+    if (big_off) p = put64(p, e->offset);
+  }
+  return p;
+}
+
 int cv_npz_writer_finish(cv_npz_writer_t *w, cv_error_t *err) {
   if (w->failed || w->finished || w->in_member)
     return cv_error_set(err, CV_EINTERNAL, NULL, "npz writer is %s", w->failed ? "failed" : "finished");
@@ -586,28 +622,8 @@ int cv_npz_writer_finish(cv_npz_writer_t *w, cv_error_t *err) {
   for (int i = 0; i < w->n; i++) {
     const cv_npz_entry_t *e = &w->entries[i];
     bool big_off = w->force_zip64 || e->offset >= ZIP_MAX32;
-    unsigned xlen = (e->zip64 ? 16u : 0u) + (big_off ? 8u : 0u);
-    size_t enl = strlen(e->name);
-    p = put32(p, ZIP_SIG_CENTRAL); p = put16(p, ZIP_MADE_BY_UNIX | ZIP_VERSION64);
-    p = put16(p, e->zip64 || big_off ? ZIP_VERSION64 : ZIP_VERSION);
-    p = put16(p, ZIP_FLAG_DESCRIPTOR); p = put16(p, w->deflate ? ZIP_DEFLATED : ZIP_STORED);
-    p = put16(p, w->dos_time); p = put16(p, w->dos_date); p = put32(p, e->crc);
-    p = put32(p, e->zip64 ? ZIP_MAX32 : (uint32_t)e->comp);
-    p = put32(p, e->zip64 ? ZIP_MAX32 : (uint32_t)e->uncomp); p = put16(p, (unsigned)enl);
-    p = put16(p, xlen ? xlen + 4 : 0);
-    p = put16(p, 0);   /* comment */
-    p = put16(p, 0);   /* disk */
-    p = put16(p, 0);   /* internal attributes */
-    p = put32(p, ZIP_FILE_ATTR); p = put32(p, big_off ? ZIP_MAX32 : (uint32_t)e->offset);
-    memcpy(p, e->name, enl);
-    p += enl;
-    if (xlen) {
-      p = put16(p, ZIP_EXTRA_ZIP64); p = put16(p, xlen);
-      if (e->zip64) {
-        p = put64(p, e->uncomp); p = put64(p, e->comp);
-      }
-      if (big_off) p = put64(p, e->offset);
-    }
+    p = put_central(p, e, big_off, ZIP_FLAG_DESCRIPTOR, w->deflate ? ZIP_DEFLATED : ZIP_STORED, w->dos_time,
+                    w->dos_date);
   }
   uint64_t cd_size = (uint64_t)(p - cd), n = (uint64_t)w->n;
   bool z64 = w->force_zip64 || n >= ZIP_MAX16 || cd_off >= ZIP_MAX32 || cd_size >= ZIP_MAX32;
@@ -749,26 +765,7 @@ int cv_npz_layout(const cv_io_t *arrays, int n, const uint32_t *crcs, cv_npz_lay
   for (int i = 0; i < n; i++) {
     const cv_npz_entry_t *e = &ents[i];
     bool big_off = e->offset >= ZIP_MAX32;
-    unsigned xlen = (e->zip64 ? 16u : 0u) + (big_off ? 8u : 0u);
-    size_t enl = strlen(e->name);
-    p = put32(p, ZIP_SIG_CENTRAL); p = put16(p, ZIP_MADE_BY_UNIX | ZIP_VERSION64);
-    p = put16(p, e->zip64 || big_off ? ZIP_VERSION64 : ZIP_VERSION);
-    p = put16(p, 0); p = put16(p, ZIP_STORED);
-    p = put16(p, 0); p = put16(p, (1 << 5) | 1); p = put32(p, e->crc);
-    p = put32(p, e->zip64 ? ZIP_MAX32 : (uint32_t)e->comp);
-    p = put32(p, e->zip64 ? ZIP_MAX32 : (uint32_t)e->uncomp); p = put16(p, (unsigned)enl);
-    p = put16(p, xlen ? xlen + 4 : 0);
-    p = put16(p, 0); p = put16(p, 0); p = put16(p, 0);   /* comment, disk, internal attributes */
-    p = put32(p, ZIP_FILE_ATTR); p = put32(p, big_off ? ZIP_MAX32 : (uint32_t)e->offset);
-    memcpy(p, e->name, enl);
-    p += enl;
-    if (xlen) {
-      p = put16(p, ZIP_EXTRA_ZIP64); p = put16(p, xlen);
-      if (e->zip64) {
-        p = put64(p, e->uncomp); p = put64(p, e->comp);
-      }
-      if (big_off) p = put64(p, e->offset);
-    }
+    p = put_central(p, e, big_off, 0, ZIP_STORED, 0, (1 << 5) | 1);   /* 1980-01-01, 00:00 */
   }
   uint64_t cd_size = (uint64_t)(p - cd), cnt = (uint64_t)n_;
   bool z64 = cnt >= ZIP_MAX16 || cd_off >= ZIP_MAX32 || cd_size >= ZIP_MAX32;
