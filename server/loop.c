@@ -87,6 +87,15 @@ static void record_job(cv_server_t *s, cv_job_t *j) {
       for (int i = 0; i < jc->n_out; i++) jc->tid[i] = jc->tensor_ids[i];
     }
   }
+  if (jc->selected && !jc->keep && j->out_t) {
+    /* outputs the spec did not select are never served: their memory goes
+     * back to the pool now, not when the result expires */
+    for (int i = 0; i < j->outs.n_out; i++)
+      if (!jc->selected[i]) {
+        cv_tensor_unref(j->out_t[i]);
+        j->out_t[i] = NULL;
+      }
+  }
   if (jc->sink != CV_SINK_NONE && !jc->keep && j->out_t) {
     /* the outputs live on disk now; nothing serves them from memory */
     for (int i = 0; i < j->outs.n_out; i++) {

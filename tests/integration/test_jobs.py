@@ -322,6 +322,12 @@ def test_disk_outputs_large():
     r = S.post(q + "&select=a", body, headers=dict(hdr, Accept="application/x-npy"))
     assert r.status == 200, r
     assert r.npy().tobytes() == mem["a"].tobytes()
+    # the selected output stays in the result; the other one was never part of it
+    loc = r.headers["location"]
+    g = S.get(loc + "/result/a", headers={"Accept": "application/x-npy"})
+    assert g.status == 200 and g.npy().tobytes() == mem["a"].tobytes(), g
+    g = S.get(loc + "/result/d1_d", headers={"Accept": "application/x-npy"})
+    assert g.status == 404 and g.error()["code"] == "not_found", g
     r = S.post(q + "&output.path=big/out.npz", body, headers=hdr)
     assert r.status == 200, r
     disk = np.load(os.path.join(S.data_dir, "outputs", "big", "out.npz"))
