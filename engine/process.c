@@ -3,7 +3,9 @@
 #include "process.h"
 
 #include <malloc.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 /* OpenMP's default wait policy spins idle team threads for a while after
@@ -32,4 +34,28 @@ static void tune_malloc(void) {
 void cv_process_setup(char **argv) {
   set_passive_omp(argv);
   tune_malloc();
+}
+
+/* ---- thread heaps ---- */
+
+#define CV_HEAP_PAD ((size_t)2 << 20)   /* below M_MMAP_THRESHOLD above, so from the heap */
+#define CV_HEAP_PAD_EVERY 64
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23          /* Linux 5.14; older kernels say EINVAL: the pad still helps */
+#endif
+
+static _Thread_local unsigned tl_units;
+
+void cv_heap_tick(unsigned units) {
+  unsigned before = tl_units;
+  tl_units += units;
+  if (before != 0 && before / CV_HEAP_PAD_EVERY == tl_units / CV_HEAP_PAD_EVERY) return;
+  char *p = malloc(CV_HEAP_PAD);
+  if (!p) return;
+  long pg = sysconf(_SC_PAGESIZE);
+  uintptr_t a = ((uintptr_t)p + (uintptr_t)pg - 1) & ~((uintptr_t)pg - 1);
+  uintptr_t e = ((uintptr_t)p + CV_HEAP_PAD) & ~((uintptr_t)pg - 1);
+  if (pg > 0 && e > a) (void)madvise((void *)a, e - a, MADV_POPULATE_WRITE);
+  free(p);
 }
