@@ -9,6 +9,8 @@
 #ifndef CV_CUDA_CONV_CUH
 #define CV_CUDA_CONV_CUH
 
+#include <string.h>
+
 #include "conv_select.h"
 #include "cuda_common.h"
 
@@ -42,6 +44,24 @@ typedef struct cv_cuda_pack_s {
 } cv_cuda_pack_t;
 int cv_cuda_conv_pack_x(const cv_cuda_pack_t *pk, cv_dtype_t src_dt, const void *src, cv_dtype_t dst_dt, void *dst,
                         cudaStream_t s);
+
+/* The pack of g's input with x at lo (NULL = 0) in a logical grid L, held
+ * in a buffer of P per axis (NULL = L), channels-last when dst_cl. */
+static inline void cv_cuda_pack_of(cv_cuda_pack_t *pk, const cv_conv_geom_t *g, const int64_t *lo, const int64_t *L,
+                                   const int64_t *P, int dst_cl) {
+  memset(pk, 0, sizeof *pk);
+  pk->n = g->n;
+  pk->c = g->c;
+  for (int a = 0; a < 3; a++) {
+    pk->in[a] = g->in[a];
+    pk->lo[a] = lo ? lo[a] : 0;
+    pk->L[a] = L[a];
+    pk->P[a] = P ? P[a] : L[a];
+  }
+  pk->padmode = g->padmode;
+  pk->src_cl = g->channels_last;
+  pk->dst_cl = dst_cl;
+}
 
 /* Weights (Cout, Cg, k0, k1, k2) → one of three layouts, taps reversed on
  * every axis when flip; dst_dt as for pack_x. FFT: (Cout, Cg, P0, P1, P2)

@@ -216,18 +216,9 @@ static bool dt_of(cv_dtype_t t, cudnnDataType_t *out) {
 /* Packs x into NDHWC (padded grid of L when pad, else in); returns its spatial dims in S. */
 static int pack_input(const cv_conv_geom_t *g, const void *x, bool pad, cv_cuda_ws_t *ws, void **out, int64_t *S) {
   int rc = 0;
+  for (int a = 0; a < 3; a++) S[a] = pad ? g->in[a] + g->lo[a] + g->hi[a] : g->in[a];
   cv_cuda_pack_t pk;
-  memset(&pk, 0, sizeof pk);
-  pk.n = g->n;
-  pk.c = g->c;
-  for (int a = 0; a < 3; a++) {
-    pk.in[a] = g->in[a];
-    pk.lo[a] = pad ? g->lo[a] : 0;
-    pk.L[a] = pk.P[a] = S[a] = pad ? g->in[a] + g->lo[a] + g->hi[a] : g->in[a];
-  }
-  pk.padmode = g->padmode;
-  pk.src_cl = g->channels_last;
-  pk.dst_cl = 1;
+  cv_cuda_pack_of(&pk, g, pad ? g->lo : NULL, S, NULL, 1);
   size_t bytes = (size_t)(g->n * g->c * S[0] * S[1] * S[2]) * cv_dtype_size(g->dt);
   CV_TRY(cv__cuda_ws_alloc(ws, bytes, out));
   CV_TRY(cv_cuda_conv_pack_x(&pk, g->dt, x, g->dt, *out, ws->stream));

@@ -87,17 +87,7 @@ extern "C" int cv_cuda_conv_fft(const cv_cuda_conv_job_t *job, cv_cuda_ws_t *ws)
   }
   {   /* x → padded real grid → spectrum */
     cv_cuda_pack_t pk;
-    memset(&pk, 0, sizeof pk);
-    pk.n = g->n;
-    pk.c = g->c;
-    for (int a = 0; a < 3; a++) {
-      pk.in[a] = g->in[a];
-      pk.lo[a] = g->lo[a];
-      pk.L[a] = L[a];
-      pk.P[a] = P[a];
-    }
-    pk.padmode = g->padmode;
-    pk.src_cl = g->channels_last;
+    cv_cuda_pack_of(&pk, g, g->lo, L, P, 0);
     CV_TRY(cv_cuda_conv_pack_x(&pk, g->dt, job->x, rt, real, s));
     if (f64)
       CV_TRY(cufft_rc(cufftExecD2Z(plan[0], (cufftDoubleReal *)real, (cufftDoubleComplex *)xf), "cufftExecD2Z"));
