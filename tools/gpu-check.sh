@@ -66,7 +66,7 @@ cmake -S . -B "$B" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCONVOY_CUDA=ON -DCONVOY
   "-DCONVOY_CUDA_LIB_HINTS=$HINTS" > "$R/build.log" 2>&1 || fail "configure"
 step "build"
 # the GPU targets first, so that an unrelated failure elsewhere cannot hide them
-cmake --build "$B" -j "$(nproc)" --target test_parity test_cuda_host gpu_bench convoy >> "$R/build.log" 2>&1 \
+cmake --build "$B" -j "$(nproc)" --target test_parity test_slabs test_cuda_host gpu_bench convoy >> "$R/build.log" 2>&1 \
   || fail "build (gpu targets)"
 cmake --build "$B" -j "$(nproc)" >> "$R/build.log" 2>&1 || fail "build (everything)"
 grep -E "convoy: (CUBLAS|CUFFT|CUDNN|CUDA)" "$R/build.log"
@@ -102,6 +102,12 @@ if [ -n "$SAN" ]; then
     echo "### $tool exit $rc" >> "$R/sanitizer.log"
     [ "$rc" -eq 0 ] || fail "compute-sanitizer $tool (exit $rc)"
   done
+  echo "### memcheck test_slabs" >> "$R/sanitizer.log"
+  timeout "${SAN_TIMEOUT:-150}" "$SAN" --tool memcheck --leak-check full --error-exitcode 99 "$B/bin/test_slabs" 2>&1 \
+    | grep -v '^ok ' >> "$R/sanitizer.log"
+  rc=${PIPESTATUS[0]}
+  echo "### memcheck test_slabs exit $rc" >> "$R/sanitizer.log"
+  [ "$rc" -eq 0 ] || fail "compute-sanitizer memcheck test_slabs (exit $rc)"
   grep -E "ERROR SUMMARY|### " "$R/sanitizer.log"
 else
   fail "compute-sanitizer not found (nvidia-cuda-sanitizer-api wheel missing from .device/whl)"
