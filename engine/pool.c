@@ -2,12 +2,12 @@
  * list; allocation and page touching happen outside it. */
 #include "pool.h"
 
+#include "process.h"
+
 #include <pthread.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <unistd.h>
 
 #define CV_POOL_ALIGN (2u << 20) /* huge-page aligned, so whole 2 MiB runs can be huge pages */
 #define CV_POOL_GRAIN 4096u      /* sizes round up to pages only: peak memory stays near the need */
@@ -137,9 +137,6 @@ int cv_tensor_new_pooled(cv_pool_t *p, cv_tensor_t **out, cv_dtype_t dt, int ndi
 
 /* ---- shared buffers for a batch's small outputs ---- */
 
-#ifndef MADV_POPULATE_WRITE
-#define MADV_POPULATE_WRITE 23   /* Linux 5.14; older kernels say EINVAL and fault page by page */
-#endif
 #define CV_SHARED_POPULATE_MIN ((size_t)64 << 10)   /* below this, faulting page by page is as cheap */
 
 typedef struct {
@@ -171,12 +168,7 @@ int cv_tensors_new_shared(cv_tensor_t **out, int n, const cv_array_t *const *lik
     return cv_error_set(err, CV_EOUT_OF_MEMORY, NULL, "cannot allocate %zu bytes of outputs", total);
   shared_t *sh = mem;
   atomic_init(&sh->refs, n);
-  if (total >= CV_SHARED_POPULATE_MIN) {
-    long pg = sysconf(_SC_PAGESIZE);
-    uintptr_t a = ((uintptr_t)mem + (uintptr_t)pg - 1) & ~((uintptr_t)pg - 1);
-    uintptr_t e = ((uintptr_t)mem + total) & ~((uintptr_t)pg - 1);
-    if (pg > 0 && e > a) (void)madvise((void *)a, e - a, MADV_POPULATE_WRITE);
-  }
+  if (total >= CV_SHARED_POPULATE_MIN) cv_prefault(mem, total);
   size_t off = CV_SHARED_HEAD;
   for (int i = 0; i < n; i++) {
     int rc = cv_tensor_wrap(&out[i], like[i]->dtype, like[i]->ndim, like[i]->shape, (char *)mem + off,

@@ -42,7 +42,7 @@ void cv_process_setup(char **argv) {
 #define CV_HEAP_PAD_EVERY 64
 
 #ifndef MADV_POPULATE_WRITE
-#define MADV_POPULATE_WRITE 23          /* Linux 5.14; older kernels say EINVAL: the pad still helps */
+#define MADV_POPULATE_WRITE 23          /* Linux 5.14; older kernels say EINVAL */
 #endif
 
 static _Thread_local unsigned tl_units;
@@ -53,9 +53,14 @@ void cv_heap_tick(unsigned units) {
   if (before != 0 && before / CV_HEAP_PAD_EVERY == tl_units / CV_HEAP_PAD_EVERY) return;
   char *p = malloc(CV_HEAP_PAD);
   if (!p) return;
-  long pg = sysconf(_SC_PAGESIZE);
-  uintptr_t a = ((uintptr_t)p + (uintptr_t)pg - 1) & ~((uintptr_t)pg - 1);
-  uintptr_t e = ((uintptr_t)p + CV_HEAP_PAD) & ~((uintptr_t)pg - 1);
-  if (pg > 0 && e > a) (void)madvise((void *)a, e - a, MADV_POPULATE_WRITE);
+  cv_prefault(p, CV_HEAP_PAD);
   free(p);
+}
+
+void cv_prefault(void *p, size_t n) {
+  long pg = sysconf(_SC_PAGESIZE);
+  if (pg <= 0) return;
+  uintptr_t a = ((uintptr_t)p + (uintptr_t)pg - 1) & ~((uintptr_t)pg - 1);
+  uintptr_t e = ((uintptr_t)p + n) & ~((uintptr_t)pg - 1);
+  if (e > a) (void)madvise((void *)a, e - a, MADV_POPULATE_WRITE);
 }

@@ -6,6 +6,8 @@
 #ifndef CV_PROCESS_H
 #define CV_PROCESS_H
 
+#include <stddef.h>
+
 void cv_process_setup(char **argv);
 
 /* Keeps the calling thread's malloc heap growing a slab at a time: glibc
@@ -16,5 +18,10 @@ void cv_process_setup(char **argv);
  * of them, a CV_HEAP_PAD block is allocated, its pages populated in one
  * madvise, and freed. Any thread (state is per thread). */
 void cv_heap_tick(unsigned units);
+
+/* Faults in the whole pages of [p, p + n) for writing, in one madvise
+ * (MADV_POPULATE_WRITE) instead of a page fault each; a kernel without it
+ * (before Linux 5.14) leaves them to fault on first use. Any thread. */
+void cv_prefault(void *p, size_t n);
 
 #endif
